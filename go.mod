@@ -1,0 +1,3 @@
+module github.com/fawkes-rt/fawkes
+
+go 1.26
