@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every fuzz target in the module for FUZZTIME (default 30s) each.
+# go test -fuzz takes one package and one target at a time, so list them first.
+set -euo pipefail
+
+FUZZTIME="${FUZZTIME:-30s}"
+cd "$(dirname "$0")/.."
+
+ran=0
+for dir in $(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.Dir}}{{end}}' ./...); do
+	pkg="./$(realpath --relative-to=. "$dir")"
+	for f in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
+		echo "== $pkg $f ($FUZZTIME)"
+		go test -run '^$' -fuzz "^${f}\$" -fuzztime "$FUZZTIME" "$pkg"
+		ran=$((ran + 1))
+	done
+done
+
+if [ "$ran" -eq 0 ]; then
+	echo "fuzz: no fuzz targets found"
+else
+	echo "fuzz: $ran targets, $FUZZTIME each"
+fi
