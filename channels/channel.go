@@ -1,0 +1,119 @@
+package channels
+
+import (
+	"github.com/fawkes-rt/fawkes/channels/pubsub"
+	"github.com/fawkes-rt/fawkes/protocol"
+)
+
+// Channel handles one joined topic on one connection. A Router creates a new
+// Channel for every join, so a Channel keeps its per-join state in itself.
+//
+// The Mux calls Join, HandleIn and Terminate one at a time, in the order
+// messages arrive on the connection. A panic in any of them is recovered:
+// in Join it refuses the join with "join crashed"; in HandleIn it sends
+// phx_error {"reason":"channel_crash"} and removes the channel, while the
+// connection and its other channels live on.
+type Channel interface {
+	// Join decides a phx_join with its payload (raw JSON). A Reply with status
+	// "ok" joins; any other status refuses the join with that reply.
+	Join(s *Socket, payload []byte) Reply
+	// HandleIn handles any other event the client sends on the topic.
+	HandleIn(s *Socket, in Inbound) Result
+	// Terminate runs once when the channel ends, for the reason given. Pushes
+	// made here still reach the client when the connection is open.
+	Terminate(s *Socket, reason Reason)
+}
+
+// Filter is implemented by channels that decide, per subscriber, what a
+// broadcast on their topic becomes (Phoenix's intercept/handle_out).
+type Filter interface {
+	// FilterBroadcast returns whether b goes to this channel's client as it
+	// is. To rewrite it, push something else with s.Push and return false.
+	// It runs on the publisher's goroutine, concurrently with HandleIn: it
+	// must be safe for concurrent use and must not block.
+	FilterBroadcast(s *Socket, b *pubsub.Broadcast) bool
+}
+
+// Inbound is a client message delivered to HandleIn.
+type Inbound struct {
+	Event   string
+	Payload []byte // raw JSON, or raw bytes when Binary
+	Binary  bool
+	Ref     protocol.Ref // for Socket.ReplyTo, to reply later
+}
+
+// Reply is a status and a response. Response is a raw JSON object (nil
+// means {}), or raw bytes when Binary.
+type Reply struct {
+	Status   string
+	Response []byte
+	Binary   bool
+}
+
+// OK returns an "ok" reply with response (nil means {}).
+func OK(response []byte) Reply { return Reply{Status: "ok", Response: response} }
+
+// Error returns an "error" reply with response.
+func Error(response []byte) Reply { return Reply{Status: "error", Response: response} }
+
+// Result is what HandleIn returns: an optional reply, and whether the
+// channel stops.
+type Result struct {
+	Reply *Reply
+	// Stop ends the channel after the reply: StopNormal sends phx_close,
+	// StopError sends phx_error.
+	Stop Stop
+}
+
+// Stop says whether and how a channel stops after HandleIn.
+type Stop uint8
+
+const (
+	// Continue keeps the channel joined.
+	Continue Stop = iota
+	// StopNormal stops the channel and closes it on the client (phx_close;
+	// phoenix.js does not rejoin).
+	StopNormal
+	// StopError stops the channel as crashed (phx_error; phoenix.js rejoins).
+	StopError
+)
+
+// Replied returns a Result that replies r and keeps the channel.
+func Replied(r Reply) Result { return Result{Reply: &r} }
+
+// NoReply returns a Result without reply; the channel may reply later with
+// Socket.ReplyTo.
+func NoReply() Result { return Result{} }
+
+// Reason says why a channel terminated.
+type Reason uint8
+
+const (
+	// ReasonLeft: the client sent phx_leave.
+	ReasonLeft Reason = iota + 1
+	// ReasonClosed: the connection closed.
+	ReasonClosed
+	// ReasonDuplicateJoin: the client joined the same topic again.
+	ReasonDuplicateJoin
+	// ReasonStopped: HandleIn returned StopNormal.
+	ReasonStopped
+	// ReasonCrashed: HandleIn panicked or returned StopError.
+	ReasonCrashed
+)
+
+// String returns the reason as Phoenix names it.
+func (r Reason) String() string {
+	switch r {
+	case ReasonLeft:
+		return "left"
+	case ReasonClosed:
+		return "closed"
+	case ReasonDuplicateJoin:
+		return "duplicate_join"
+	case ReasonStopped:
+		return "normal"
+	case ReasonCrashed:
+		return "crashed"
+	}
+	return "unknown"
+}

@@ -1,0 +1,33 @@
+package channels
+
+import "github.com/fawkes-rt/fawkes/protocol"
+
+// Conn describes the connection a Mux serves, as the transport's connect
+// step established it. Channels read it through Socket; it must not be
+// modified after the Mux is created.
+type Conn struct {
+	// ID is the socket id ("" for anonymous sockets). A "disconnect"
+	// broadcast on this topic closes the connection.
+	ID string
+	// Params are the connect parameters (query string values, vsn included).
+	Params map[string]string
+	// Assigns are what the connect hook attached to the connection.
+	Assigns map[string]any
+	// Transport names the transport: "websocket" or "longpoll".
+	Transport string
+}
+
+// Transport is the connection side of a Mux.
+type Transport interface {
+	// Send queues one encoded frame for the client, in order. It must not
+	// block and must be safe for concurrent use; frames sent after the
+	// connection closed are dropped.
+	Send(f protocol.Frame)
+	// Disconnect closes the connection because its socket id was sent a
+	// "disconnect" broadcast (WebSocket close 1001; LongPoll ends the session).
+	Disconnect()
+}
+
+// EventDisconnect is the event that, broadcast on a socket id, closes every
+// connection with that id.
+const EventDisconnect = "disconnect"

@@ -1,0 +1,86 @@
+// Package pubsub fans broadcasts out to the subscribers of a topic.
+//
+// A Broadcast is encoded at most once per serializer, however many
+// subscribers receive it, and every subscriber gets the same bytes. Local is
+// the in-process implementation; a cluster adapter forwards broadcasts to
+// other nodes and fans them out locally with Local.
+package pubsub
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/fawkes-rt/fawkes/protocol"
+)
+
+// Subscriber receives the broadcasts of the topics it subscribed to.
+type Subscriber interface {
+	// Deliver hands b to the subscriber. It runs on the publisher's goroutine,
+	// concurrently with everything else: it must be safe for concurrent use and
+	// must not block.
+	Deliver(b *Broadcast)
+}
+
+// PubSub routes broadcasts to subscribers. Implementations are safe for
+// concurrent use.
+type PubSub interface {
+	// Subscribe adds s to topic. Subscribing twice delivers twice.
+	Subscribe(topic string, s Subscriber)
+	// Unsubscribe removes one subscription of s to topic; unknown ones are
+	// ignored.
+	Unsubscribe(topic string, s Subscriber)
+	// Publish delivers b to every subscriber of b.Topic but b.Except, and
+	// returns once each has had Deliver called (locally). b must not be
+	// modified afterwards.
+	Publish(b *Broadcast) error
+}
+
+var broadcastSeq atomic.Uint64
+
+// Broadcast is one message for every subscriber of a topic: on the wire it
+// is [null, null, topic, event, payload].
+type Broadcast struct {
+	Topic   string
+	Event   string
+	Payload []byte // raw JSON object, or raw bytes when Binary
+	Binary  bool
+	// Except, if set, does not receive the broadcast (Phoenix's
+	// broadcast_from).
+	Except Subscriber
+
+	seq    uint64
+	frames [3]encoded // by protocol.Version
+}
+
+type encoded struct {
+	once  sync.Once
+	frame protocol.Frame
+	err   error
+}
+
+// NewBroadcast returns a broadcast of event with payload on topic.
+func NewBroadcast(topic, event string, payload []byte) *Broadcast {
+	return &Broadcast{Topic: topic, Event: event, Payload: payload, seq: broadcastSeq.Add(1)}
+}
+
+// Seq returns a number unique to this broadcast in this process (never 0 for
+// broadcasts made with NewBroadcast). Subscribers use it to memoize per
+// broadcast work shared by many of them.
+func (b *Broadcast) Seq() uint64 { return b.seq }
+
+// Frame returns the broadcast encoded with s. It encodes once per
+// serializer version; every caller gets the same bytes, which must not be
+// modified.
+func (b *Broadcast) Frame(s protocol.Serializer) (protocol.Frame, error) {
+	v := s.Version()
+	if int(v) >= len(b.frames) {
+		return protocol.Encode(s, b.message())
+	}
+	e := &b.frames[v]
+	e.once.Do(func() { e.frame, e.err = protocol.Encode(s, b.message()) })
+	return e.frame, e.err
+}
+
+func (b *Broadcast) message() *protocol.Message {
+	return &protocol.Message{Kind: protocol.Broadcast, Topic: b.Topic, Event: b.Event, Payload: b.Payload, Binary: b.Binary}
+}

@@ -1,0 +1,45 @@
+package channels
+
+import "strings"
+
+// Factory creates the Channel for one join of topic.
+type Factory func(topic string) Channel
+
+// Router maps topic patterns to channel factories. A pattern is an exact
+// topic, or a prefix followed by "*" ("events:*" matches every topic that
+// starts with "events:"), as in Phoenix's channel/3. The first pattern added
+// that matches wins. A Router must not be changed while Muxes use it.
+type Router struct {
+	routes []route
+}
+
+type route struct {
+	pattern string
+	prefix  bool
+	factory Factory
+}
+
+// NewRouter returns an empty Router.
+func NewRouter() *Router { return &Router{} }
+
+// Handle routes topics matching pattern to factory.
+func (r *Router) Handle(pattern string, factory Factory) {
+	rt := route{pattern: pattern, factory: factory}
+	if p, ok := strings.CutSuffix(pattern, "*"); ok {
+		rt.pattern, rt.prefix = p, true
+	}
+	r.routes = append(r.routes, rt)
+}
+
+// Match returns the factory for topic, or nil when no pattern matches.
+func (r *Router) Match(topic string) Factory {
+	if r == nil {
+		return nil
+	}
+	for _, rt := range r.routes {
+		if rt.prefix && strings.HasPrefix(topic, rt.pattern) || !rt.prefix && topic == rt.pattern {
+			return rt.factory
+		}
+	}
+	return nil
+}
