@@ -66,12 +66,13 @@ func (r Ref) JSON() string {
 // a raw JSON string token with the same value, so a binary push matches a
 // join made over JSON.
 func (r Ref) Equal(o Ref) bool {
-	if r.kind == o.kind {
-		return r.v == o.v
+	if r.kind == o.kind && r.v == o.v {
+		return true
 	}
-	if r.kind == refNull || o.kind == refNull {
+	if r.kind == refNull || o.kind == refNull || r.kind == refString && o.kind == refString {
 		return false
 	}
+	// Two string tokens may spell one string differently ("\/" and "/").
 	if r.kind == refRaw && (len(r.v) == 0 || r.v[0] != '"') || o.kind == refRaw && (len(o.v) == 0 || o.v[0] != '"') {
 		return false
 	}

@@ -1,5 +1,7 @@
 package protocol
 
+import "bytes"
+
 type v1JSON struct{}
 
 func (v1JSON) Version() Version { return V1 }
@@ -75,11 +77,12 @@ func (v1JSON) Decode(data []byte, binary bool) (Message, error) {
 	return m, nil
 }
 
+// rawOrStringRef keeps a ref token verbatim unless it is a string without
+// escapes, which the encoder reproduces byte for byte. (Comparing lengths is
+// not enough: "\b\/\/\/\/" and "\u0008////" have the same length.)
 func rawOrStringRef(tok []byte) Ref {
-	if len(tok) >= 2 && tok[0] == '"' {
-		if s, ok := unquoteJSON(tok); ok && jsonStringLen(s) == len(tok) {
-			return StringRef(s)
-		}
+	if len(tok) >= 2 && tok[0] == '"' && bytes.IndexByte(tok, '\\') < 0 {
+		return StringRef(string(tok[1 : len(tok)-1]))
 	}
 	return RawRef(string(tok))
 }
