@@ -1,0 +1,152 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is every setting of the binary. Each is a flag and a FAWKES_*
+// environment variable (flag --idle-timeout is FAWKES_IDLE_TIMEOUT); a flag
+// given on the command line wins over the environment.
+type config struct {
+	Addr                string
+	SocketPath          string
+	IdleTimeout         time.Duration
+	MaxMessageBytes     byteSize
+	OutboxBytes         byteSize
+	MaxChannels         int
+	CheckOrigin         string
+	LogLevel            string
+	LogFormat           string
+	ConformanceChannels bool
+}
+
+// newFlagSet declares every flag on a FlagSet bound to cfg.
+func newFlagSet(cfg *config, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("fawkes", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&cfg.Addr, "addr", ":4000", "listen address")
+	fs.StringVar(&cfg.SocketPath, "socket-path", "/socket", "mount path of the Phoenix socket (serves {path}/websocket)")
+	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", 60*time.Second, "close a WebSocket after this long without an inbound frame")
+	cfg.MaxMessageBytes = 1 << 20
+	fs.Var(&cfg.MaxMessageBytes, "max-message-bytes", "largest inbound message, all fragments together (e.g. 1MiB, 65536); larger ones close with 1009")
+	cfg.OutboxBytes = 1 << 20
+	fs.Var(&cfg.OutboxBytes, "outbox-bytes", "bytes queued for one client before it is closed as too slow")
+	fs.IntVar(&cfg.MaxChannels, "max-channels", 100, "channels one connection may join")
+	fs.StringVar(&cfg.CheckOrigin, "check-origin", "off", `"off" (allow every Origin; the development default), or a comma list such as //*.example.com,https://app.example`)
+	fs.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&cfg.LogFormat, "log-format", "auto", "console, json, or auto (console on a terminal, JSON otherwise)")
+	fs.BoolVar(&cfg.ConformanceChannels, "conformance-channels", false, `mount the protocol conformance channel on "conformance:*" (for testing clients)`)
+	fs.Usage = func() {
+		fmt.Fprintf(out, "Usage: fawkes [flags]\n\nEvery flag can also be set as a FAWKES_* environment variable (--idle-timeout is FAWKES_IDLE_TIMEOUT).\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseConfig reads flags, then fills every flag not given on the command
+// line from its environment variable. Errors name the setting.
+func parseConfig(args []string, getenv func(string) string, out io.Writer) (*config, error) {
+	cfg := &config{}
+	fs := newFlagSet(cfg, out)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		env := envName(f.Name)
+		if v := getenv(env); v != "" && !given[f.Name] {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("invalid %s=%q: %v", env, v, err))
+			}
+		}
+	})
+	if err := cfg.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return cfg, errors.Join(errs...)
+}
+
+func envName(flagName string) string {
+	return "FAWKES_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func (c *config) validate() error {
+	var errs []error
+	if c.IdleTimeout <= 0 {
+		errs = append(errs, errors.New("--idle-timeout must be positive"))
+	}
+	if c.MaxMessageBytes <= 0 {
+		errs = append(errs, errors.New("--max-message-bytes must be positive"))
+	}
+	if c.OutboxBytes <= 0 {
+		errs = append(errs, errors.New("--outbox-bytes must be positive"))
+	}
+	if c.MaxChannels <= 0 {
+		errs = append(errs, errors.New("--max-channels must be positive"))
+	}
+	if !strings.HasPrefix(c.SocketPath, "/") {
+		errs = append(errs, errors.New("--socket-path must start with /"))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	switch c.LogFormat {
+	case "auto", "console", "json":
+	default:
+		errs = append(errs, fmt.Errorf("--log-format %q: want auto, console or json", c.LogFormat))
+	}
+	return errors.Join(errs...)
+}
+
+// byteSize is a flag value in bytes that accepts KiB/MiB/GiB suffixes.
+type byteSize int64
+
+var byteUnits = map[string]int64{"": 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "KB": 1000, "MB": 1000 * 1000}
+
+func (b *byteSize) String() string {
+	n := int64(*b)
+	for _, u := range []string{"GiB", "MiB", "KiB"} {
+		if m := byteUnits[u]; n >= m && n%m == 0 {
+			return strconv.FormatInt(n/m, 10) + u
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+func (b *byteSize) Set(s string) error {
+	s = strings.TrimSpace(s)
+	i := strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' })
+	num, unit := s, ""
+	if i >= 0 {
+		num, unit = s[:i], strings.TrimSpace(s[i:])
+	}
+	m, ok := byteUnits[unit]
+	if !ok {
+		return fmt.Errorf("unknown unit %q (use B, KiB, MiB, GiB)", unit)
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil {
+		return fmt.Errorf("not a size: %q", s)
+	}
+	*b = byteSize(n * m)
+	return nil
+}
+
+func fileIsTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

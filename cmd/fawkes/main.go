@@ -1,0 +1,106 @@
+// Command fawkes is a Phoenix Channels server: phoenix.js clients connect to
+// it as to an Elixir Phoenix endpoint. Run it with --help for every setting.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/fawkes-rt/fawkes/channels"
+	"github.com/fawkes-rt/fawkes/channels/conformance"
+	"github.com/fawkes-rt/fawkes/channels/pubsub"
+	"github.com/fawkes-rt/fawkes/server"
+)
+
+func main() {
+	cfg, err := parseConfig(os.Args[1:], os.Getenv, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fawkes: invalid configuration:", err)
+		os.Exit(2)
+	}
+	log := newLogger(cfg)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := run(ctx, cfg, log); err != nil {
+		log.Error().Err(err).Msg("fawkes stopped")
+		os.Exit(1)
+	}
+}
+
+func newLogger(cfg *config) zerolog.Logger {
+	level, _ := zerolog.ParseLevel(cfg.LogLevel)
+	var w = zerolog.New(os.Stderr)
+	if cfg.LogFormat == "console" || cfg.LogFormat == "auto" && fileIsTerminal(os.Stderr) {
+		w = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.RFC3339})
+	}
+	return w.Level(level).With().Timestamp().Logger()
+}
+
+// run serves until ctx ends, then drains.
+func run(ctx context.Context, cfg *config, log zerolog.Logger) error {
+	ps := pubsub.NewLocal()
+	router := channels.NewRouter()
+	if cfg.ConformanceChannels {
+		router.Handle("conformance:*", conformance.New)
+	}
+	var checkOrigin func(string) bool
+	if cfg.CheckOrigin != "off" {
+		var err error
+		if checkOrigin, err = server.AllowOrigins(strings.Split(cfg.CheckOrigin, ",")); err != nil {
+			return fmt.Errorf("--check-origin: %w", err)
+		}
+	}
+	endpoint := server.New(server.Config{
+		Router:          router,
+		PubSub:          ps,
+		CheckOrigin:     checkOrigin,
+		IdleTimeout:     cfg.IdleTimeout,
+		MaxMessageBytes: int64(cfg.MaxMessageBytes),
+		OutboxBytes:     int(cfg.OutboxBytes),
+		MaxChannels:     cfg.MaxChannels,
+		Logger:          &log,
+	})
+	mux := http.NewServeMux()
+	mux.Handle(strings.TrimSuffix(cfg.SocketPath, "/")+"/", endpoint)
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("--addr: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	log.Info().Str("addr", ln.Addr().String()).Str("socket_path", cfg.SocketPath).Msg("fawkes listening")
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info().Msg("shutting down: draining connections")
+	drainCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(drainCtx)
+	if err := endpoint.Shutdown(drainCtx); err != nil {
+		return fmt.Errorf("drain: %w", err)
+	}
+	log.Info().Msg("stopped")
+	return nil
+}

@@ -1,0 +1,144 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/fawkes-rt/fawkes/channels"
+	"github.com/fawkes-rt/fawkes/channels/pubsub"
+)
+
+// Endpoint is the Phoenix socket endpoint, an http.Handler. Mount it under
+// the socket path with the trailing slash, e.g.
+//
+//	mux.Handle("/socket/", endpoint)
+//
+// and it serves /socket/websocket. Endpoint is safe for concurrent use.
+type Endpoint struct {
+	cfg   Config
+	log   zerolog.Logger
+	hooks channels.Hooks
+	stats Stats
+
+	draining atomic.Bool
+	mu       sync.Mutex
+	conns    map[*wsConn]struct{}
+	gone     chan struct{} // closed and replaced when conns becomes empty
+}
+
+// New returns an Endpoint for cfg.
+func New(cfg Config) *Endpoint {
+	e := &Endpoint{cfg: cfg.withDefaults(), conns: make(map[*wsConn]struct{})}
+	e.log = *e.cfg.Logger
+	e.hooks = e.stats.hooks()
+	return e
+}
+
+// PubSub returns the PubSub connections subscribe to, to broadcast from
+// server code.
+func (e *Endpoint) PubSub() pubsub.PubSub { return e.cfg.PubSub }
+
+// Broadcast sends event with a JSON object payload to every subscriber of
+// topic: [null, null, topic, event, payload].
+func (e *Endpoint) Broadcast(topic, event string, payload []byte) error {
+	return e.cfg.PubSub.Publish(pubsub.NewBroadcast(topic, event, payload))
+}
+
+// Disconnect closes every connection whose socket id is id (close 1001;
+// phoenix.js reconnects), as Phoenix's Endpoint.broadcast(id, "disconnect").
+func (e *Endpoint) Disconnect(id string) error {
+	return e.Broadcast(id, channels.EventDisconnect, nil)
+}
+
+// ServeHTTP serves {mount}/websocket; other paths get 404.
+func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case strings.HasSuffix(r.URL.Path, "/websocket"):
+		e.serveWebSocket(w, r)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// Stats returns the endpoint's counters.
+func (e *Endpoint) Stats() *Stats { return &e.stats }
+
+func (e *Endpoint) register(c *wsConn) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.draining.Load() {
+		return false
+	}
+	e.conns[c] = struct{}{}
+	return true
+}
+
+func (e *Endpoint) unregister(c *wsConn) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.conns, c)
+	if len(e.conns) == 0 && e.gone != nil {
+		close(e.gone)
+		e.gone = nil
+	}
+}
+
+// Shutdown stops accepting connections and closes every open one with 1012
+// (Service Restart; phoenix.js reconnects, elsewhere if a balancer steers
+// it), DrainBatch at a time every DrainInterval. It returns when all are
+// gone, or with ctx's error when ctx ends first.
+func (e *Endpoint) Shutdown(ctx context.Context) error {
+	e.mu.Lock()
+	e.draining.Store(true)
+	conns := make([]*wsConn, 0, len(e.conns))
+	for c := range e.conns {
+		conns = append(conns, c)
+	}
+	var gone chan struct{}
+	if len(e.conns) > 0 {
+		if e.gone == nil {
+			e.gone = make(chan struct{})
+		}
+		gone = e.gone
+	}
+	e.mu.Unlock()
+	if gone == nil {
+		return nil
+	}
+	tick := time.NewTicker(e.cfg.DrainInterval)
+	defer tick.Stop()
+	for len(conns) > 0 {
+		n := min(e.cfg.DrainBatch, len(conns))
+		for _, c := range conns[:n] {
+			c.close(closeShutdown)
+		}
+		conns = conns[n:]
+		if len(conns) == 0 {
+			break
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	select {
+	case <-gone:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Connections returns the number of open connections.
+func (e *Endpoint) Connections() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.conns)
+}
