@@ -21,11 +21,11 @@ type outbox struct {
 	onWriteError func(error)
 	onWrote      func(frames int)
 
-	mu       sync.Mutex
-	queue    []outFrame
-	bytes    int
-	writing  bool
-	closing  bool // a close frame is queued: nothing follows it
+	mu      sync.Mutex
+	queue   []outFrame
+	bytes   int
+	writing bool
+	closing bool // a close frame is queued: nothing follows it
 }
 
 type outFrame struct {
