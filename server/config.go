@@ -17,6 +17,8 @@ const (
 	DefaultWriteTimeout    = 10 * time.Second
 	DefaultDrainBatch      = 1000
 	DefaultDrainInterval   = 100 * time.Millisecond
+	DefaultLongPollWindow  = 10 * time.Second
+	DefaultLongPollMaxBody = 8 << 20
 )
 
 // Config configures an Endpoint. The zero value works: it accepts every
@@ -51,6 +53,15 @@ type Config struct {
 	// closed every DrainInterval. Zero means 1000 every 100 ms.
 	DrainBatch    int
 	DrainInterval time.Duration
+	// LongPollWindow is how long a LongPoll GET waits for messages; a session
+	// ends 1.5 windows after its last GET. Zero means 10 s, as Phoenix.
+	LongPollWindow time.Duration
+	// LongPollMaxBody bounds a LongPoll POST body. Zero means 8 MiB.
+	LongPollMaxBody int64
+	// LongPollKey signs LongPoll session tokens. Nil means a random key made
+	// by New (tokens are then valid on this process only, which is where the
+	// sessions live anyway).
+	LongPollKey []byte
 	// Logger receives the endpoint's logs. Nil means no logging.
 	Logger *zerolog.Logger
 }
@@ -80,6 +91,12 @@ func (c *Config) withDefaults() Config {
 	}
 	if out.DrainInterval <= 0 {
 		out.DrainInterval = DefaultDrainInterval
+	}
+	if out.LongPollWindow <= 0 {
+		out.LongPollWindow = DefaultLongPollWindow
+	}
+	if out.LongPollMaxBody <= 0 {
+		out.LongPollMaxBody = DefaultLongPollMaxBody
 	}
 	if out.Logger == nil {
 		nop := zerolog.Nop()

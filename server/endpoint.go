@@ -19,7 +19,8 @@ import (
 //
 //	mux.Handle("/socket/", endpoint)
 //
-// and it serves /socket/websocket. Endpoint is safe for concurrent use.
+// and it serves /socket/websocket and /socket/longpoll. Endpoint is safe for
+// concurrent use.
 type Endpoint struct {
 	cfg   Config
 	log   zerolog.Logger
@@ -28,13 +29,15 @@ type Endpoint struct {
 
 	draining atomic.Bool
 	mu       sync.Mutex
-	conns    map[*wsConn]struct{}
+	conns    map[liveConn]struct{}
+	sessions *lpSessions
 	gone     chan struct{} // closed and replaced when conns becomes empty
 }
 
 // New returns an Endpoint for cfg.
 func New(cfg Config) *Endpoint {
-	e := &Endpoint{cfg: cfg.withDefaults(), conns: make(map[*wsConn]struct{})}
+	e := &Endpoint{cfg: cfg.withDefaults(), conns: make(map[liveConn]struct{})}
+	e.sessions = newLPSessions(e)
 	e.log = *e.cfg.Logger
 	e.hooks = e.stats.hooks()
 	return e
@@ -56,11 +59,14 @@ func (e *Endpoint) Disconnect(id string) error {
 	return e.Broadcast(id, channels.EventDisconnect, nil)
 }
 
-// ServeHTTP serves {mount}/websocket; other paths get 404.
+// ServeHTTP serves {mount}/websocket and {mount}/longpoll; other paths get
+// 404.
 func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasSuffix(r.URL.Path, "/websocket"):
 		e.serveWebSocket(w, r)
+	case strings.HasSuffix(r.URL.Path, "/longpoll"):
+		e.serveLongPoll(w, r)
 	default:
 		http.NotFound(w, r)
 	}
@@ -69,7 +75,7 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Stats returns the endpoint's counters.
 func (e *Endpoint) Stats() *Stats { return &e.stats }
 
-func (e *Endpoint) register(c *wsConn) bool {
+func (e *Endpoint) register(c liveConn) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.draining.Load() {
@@ -79,7 +85,7 @@ func (e *Endpoint) register(c *wsConn) bool {
 	return true
 }
 
-func (e *Endpoint) unregister(c *wsConn) {
+func (e *Endpoint) unregister(c liveConn) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	delete(e.conns, c)
@@ -96,7 +102,7 @@ func (e *Endpoint) unregister(c *wsConn) {
 func (e *Endpoint) Shutdown(ctx context.Context) error {
 	e.mu.Lock()
 	e.draining.Store(true)
-	conns := make([]*wsConn, 0, len(e.conns))
+	conns := make([]liveConn, 0, len(e.conns))
 	for c := range e.conns {
 		conns = append(conns, c)
 	}
@@ -116,7 +122,7 @@ func (e *Endpoint) Shutdown(ctx context.Context) error {
 	for len(conns) > 0 {
 		n := min(e.cfg.DrainBatch, len(conns))
 		for _, c := range conns[:n] {
-			c.close(closeShutdown)
+			c.shutdown()
 		}
 		conns = conns[n:]
 		if len(conns) == 0 {
@@ -136,7 +142,14 @@ func (e *Endpoint) Shutdown(ctx context.Context) error {
 	}
 }
 
-// Connections returns the number of open connections.
+// liveConn is an open connection of either transport, as Shutdown sees it.
+type liveConn interface {
+	// shutdown ends the connection because the server is draining.
+	shutdown()
+}
+
+// Connections returns the number of open connections (WebSocket connections
+// and LongPoll sessions).
 func (e *Endpoint) Connections() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -17,11 +17,15 @@ type Stats struct {
 	joins       atomic.Int64
 	joinsOK     atomic.Int64
 	staleDrops  atomic.Int64
+	lpSessions  atomic.Int64
 	closes      [closeWriteError + 1]atomic.Int64
 }
 
 // Connections returns the number of open WebSocket connections.
 func (s *Stats) Connections() int64 { return s.connections.Load() }
+
+// LongPollSessions returns the number of live LongPoll sessions.
+func (s *Stats) LongPollSessions() int64 { return s.lpSessions.Load() }
 
 // Refused returns how many connection attempts were refused (bad upgrade,
 // origin, vsn or connect hook).

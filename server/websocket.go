@@ -147,6 +147,8 @@ func (c *wsConn) Send(f protocol.Frame) {
 	c.out.push(op, f.Data)
 }
 
+func (c *wsConn) shutdown() { c.close(closeShutdown) }
+
 // Disconnect implements channels.Transport.
 func (c *wsConn) Disconnect() { c.close(closeDisconnect) }
 

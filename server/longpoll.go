@@ -1,0 +1,228 @@
+package server
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/fawkes-rt/fawkes/protocol"
+)
+
+// maxLongPollBatch is the number of ndjson lines a POST may carry; the rest
+// are ignored, as in Phoenix >= 1.7.22.
+const maxLongPollBatch = 100
+
+// serveLongPoll handles {mount}/longpoll (spec section 6). Every answer but
+// a preflight is HTTP 200 with the real status in the JSON body.
+func (e *Endpoint) serveLongPoll(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	switch r.Method {
+	case http.MethodOptions:
+		h.Set("Access-Control-Allow-Headers", r.Header.Get("Access-Control-Request-Headers"))
+		h.Set("Access-Control-Allow-Methods", "get, post, options")
+		h.Set("Access-Control-Max-Age", "3600")
+		w.WriteHeader(http.StatusOK)
+		return
+	case http.MethodGet, http.MethodPost:
+	default:
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	if origin := r.Header.Get("Origin"); origin != "" && e.cfg.CheckOrigin != nil && !e.cfg.CheckOrigin(origin) {
+		e.stats.refused.Add(1)
+		e.log.Warn().Str("origin", origin).Str("transport", "longpoll").Msg("origin refused")
+		writeLongPoll(w, http.StatusForbidden, "", nil)
+		return
+	}
+	s := e.sessions.lookup(longPollToken(r))
+	if r.Method == http.MethodGet {
+		e.longPollGet(w, r, s)
+	} else {
+		e.longPollPost(w, r, s)
+	}
+}
+
+// longPollToken returns the session token: the X-Phoenix-Longpoll-Token
+// header first, else the last "token" query value (phoenix.js <= 1.8.12
+// appends it after the app's own params, which may hold a "token" too).
+func longPollToken(r *http.Request) string {
+	if t := r.Header.Get("X-Phoenix-Longpoll-Token"); t != "" {
+		return t
+	}
+	if ts := r.URL.Query()["token"]; len(ts) > 0 {
+		return ts[len(ts)-1]
+	}
+	return ""
+}
+
+func (e *Endpoint) longPollGet(w http.ResponseWriter, r *http.Request, s *lpSession) {
+	if s == nil {
+		token, hasToken := "", false
+		if vs, ok := r.Header["X-Phoenix-Authtoken"]; ok && len(vs) > 0 {
+			token, hasToken = vs[0], true
+		}
+		acc, status := e.accept(r, "longpoll", token, hasToken)
+		if status != 0 {
+			writeLongPoll(w, http.StatusForbidden, "", nil)
+			return
+		}
+		s = e.startSession(acc)
+		if s == nil {
+			writeLongPoll(w, http.StatusForbidden, "", nil)
+			return
+		}
+		writeLongPoll(w, http.StatusGone, s.token, []string{})
+		return
+	}
+	frames, ok := s.poll(r.Context().Done())
+	switch {
+	case !ok:
+		// The session ended while this GET waited: phoenix.js holding a token
+		// treats 410 as "session gone" and reconnects.
+		writeLongPoll(w, http.StatusGone, "", []string{})
+	case len(frames) == 0:
+		writeLongPoll(w, http.StatusNoContent, s.token, []string{})
+	default:
+		writeLongPoll(w, http.StatusOK, s.token, frames)
+	}
+}
+
+func (e *Endpoint) longPollPost(w http.ResponseWriter, r *http.Request, s *lpSession) {
+	if s == nil {
+		writeLongPoll(w, http.StatusGone, "", nil)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, e.cfg.LongPollMaxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			e.stats.tooBig.Add(1)
+			s.log.Warn().Int64("limit", e.cfg.LongPollMaxBody).Msg("longpoll body too big")
+			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		return // the client went away
+	}
+	msgs, err := decodeLongPollBody(s.ser, r.Header.Get("Content-Type"), body, e.cfg.MaxMessageBytes)
+	if err != nil {
+		// As a malformed WebSocket frame closes the connection (1011), a
+		// malformed POST ends the session; phoenix.js reconnects on any
+		// status other than 200.
+		e.stats.malformed.Add(1)
+		s.log.Warn().Err(err).Msg("malformed longpoll message; ending session")
+		s.end(closeMalformed)
+		writeLongPoll(w, http.StatusBadRequest, "", nil)
+		return
+	}
+	s.countIn(len(msgs))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for _, m := range msgs {
+			s.mux.Dispatch(m)
+		}
+	}()
+	timer := time.NewTimer(e.cfg.LongPollWindow)
+	defer timer.Stop()
+	select {
+	case <-done:
+		writeLongPoll(w, http.StatusOK, "", nil)
+	case <-timer.C:
+		writeLongPoll(w, http.StatusRequestTimeout, "", nil)
+	}
+}
+
+// decodeLongPollBody splits a POST body into messages: an ndjson body holds
+// up to 100 lines, each a V2 JSON text message when it starts with "[" and
+// standard base64 of a binary push otherwise; any other body is one text
+// message.
+func decodeLongPollBody(ser protocol.Serializer, contentType string, body []byte, maxMessage int64) ([]protocol.Message, error) {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	if mt != "application/x-ndjson" {
+		if int64(len(body)) > maxMessage {
+			return nil, errors.New("message over the size limit")
+		}
+		m, err := ser.Decode(body, false)
+		if err != nil {
+			return nil, err
+		}
+		return []protocol.Message{m}, nil
+	}
+	var msgs []protocol.Message
+	for len(body) > 0 && len(msgs) < maxLongPollBatch {
+		line := body
+		if i := bytes.IndexByte(body, '\n'); i >= 0 {
+			line, body = body[:i], body[i+1:]
+		} else {
+			body = nil
+		}
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(line) == 0 {
+			continue
+		}
+		if int64(len(line)) > maxMessage*4/3+4 {
+			return nil, errors.New("line " + strconv.Itoa(len(msgs)+1) + " over the size limit")
+		}
+		binary := line[0] != '['
+		if binary {
+			raw := make([]byte, base64.StdEncoding.DecodedLen(len(line)))
+			n, err := base64.StdEncoding.Decode(raw, line)
+			if err != nil {
+				return nil, errors.New("line " + strconv.Itoa(len(msgs)+1) + " is neither a JSON array nor base64: " + err.Error())
+			}
+			line = raw[:n]
+		}
+		m, err := ser.Decode(line, binary)
+		if err != nil {
+			return nil, err
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs, nil
+}
+
+// writeLongPoll writes every LongPoll answer: HTTP 200 with
+// {"status":..,"token":..,"messages":[..]}, where each message is a frame's
+// text as a JSON string. token is left out when empty, messages when nil.
+func writeLongPoll(w http.ResponseWriter, status int, token string, messages []string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	n := 64 + len(token)
+	for _, m := range messages {
+		n += len(m) + len(m)/8 + 3
+	}
+	buf := make([]byte, 0, n)
+	buf = append(buf, `{"status":`...)
+	buf = strconv.AppendInt(buf, int64(status), 10)
+	if token != "" {
+		buf = append(buf, `,"token":`...)
+		buf = appendJSONText(buf, token)
+	}
+	if messages != nil {
+		buf = append(buf, `,"messages":[`...)
+		for i, m := range messages {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = appendJSONText(buf, m)
+		}
+		buf = append(buf, ']')
+	}
+	buf = append(buf, '}')
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(buf)
+}
+
+// appendJSONText appends s as a JSON string.
+func appendJSONText(dst []byte, s string) []byte {
+	b, _ := json.Marshal(s) // a string always marshals
+	return append(dst, b...)
+}

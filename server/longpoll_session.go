@@ -1,0 +1,261 @@
+package server
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/fawkes-rt/fawkes/channels"
+	"github.com/fawkes-rt/fawkes/protocol"
+)
+
+// lpSessions holds the LongPoll sessions of an Endpoint, by id, and signs
+// their tokens.
+type lpSessions struct {
+	e   *Endpoint
+	key []byte
+
+	mu   sync.Mutex
+	byID map[string]*lpSession
+}
+
+func newLPSessions(e *Endpoint) *lpSessions {
+	key := e.cfg.LongPollKey
+	if len(key) == 0 {
+		key = make([]byte, 32)
+		_, _ = rand.Read(key)
+	}
+	return &lpSessions{e: e, key: key, byID: make(map[string]*lpSession)}
+}
+
+// token returns "<id>.<mac>": the id is 16 random bytes, the MAC binds it
+// to this server's key. Both parts are base64url, so the token is safe in a
+// URL and a header.
+func (ss *lpSessions) token(id string) string {
+	return id + "." + ss.mac(id)
+}
+
+func (ss *lpSessions) mac(id string) string {
+	h := hmac.New(sha256.New, ss.key)
+	h.Write([]byte(id))
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:18])
+}
+
+// lookup returns the live session a token names, or nil for a missing,
+// forged or ended one.
+func (ss *lpSessions) lookup(token string) *lpSession {
+	id, mac, ok := strings.Cut(token, ".")
+	if !ok || !hmac.Equal([]byte(mac), []byte(ss.mac(id))) {
+		return nil
+	}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.byID[id]
+}
+
+func (ss *lpSessions) add(s *lpSession) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	ss.byID[s.id] = s
+}
+
+func (ss *lpSessions) remove(s *lpSession) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	delete(ss.byID, s.id)
+}
+
+func newSessionID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// lpSession is one LongPoll connection: a Mux whose frames queue until a GET
+// takes them. It ends 1.5 windows after the last GET, on a "disconnect"
+// broadcast, when its queue overflows, or on shutdown.
+type lpSession struct {
+	e       *Endpoint
+	id      string
+	token   string
+	ser     protocol.Serializer
+	mux     *channels.Mux
+	log     zerolog.Logger
+	started time.Time
+	expiry  *time.Timer
+
+	mu       sync.Mutex
+	queue    []string // text frames, in order
+	bytes    int
+	wake     chan struct{} // closed and replaced when the queue grows or the session ends
+	polls    int           // GETs in progress
+	lastPoll time.Time
+	ended    bool
+	reason   closeReason
+	msgsIn   int64
+	msgsOut  int64
+}
+
+func (e *Endpoint) startSession(acc accepted) *lpSession {
+	s := &lpSession{e: e, id: newSessionID(), ser: acc.ser, started: time.Now(), lastPoll: time.Now(), wake: make(chan struct{})}
+	s.token = e.sessions.token(s.id)
+	s.log = e.log.With().Str("transport", "longpoll").Str("socket_id", acc.result.ID).Logger()
+	s.mux = channels.NewMux(channels.MuxConfig{
+		Router:      e.cfg.Router,
+		PubSub:      e.cfg.PubSub,
+		Serializer:  acc.ser,
+		Transport:   s,
+		Conn:        channels.Conn{ID: acc.result.ID, Params: acc.params, Assigns: acc.result.Assigns, Transport: "longpoll"},
+		MaxChannels: e.cfg.MaxChannels,
+		Logger:      &s.log,
+		Hooks:       e.hooks,
+	})
+	if !e.register(s) {
+		s.mux.Close()
+		return nil
+	}
+	e.sessions.add(s)
+	e.stats.lpSessions.Add(1)
+	s.expiry = time.AfterFunc(s.idleLimit(), s.checkExpiry)
+	return s
+}
+
+// idleLimit is how long a session lives without a GET.
+func (s *lpSession) idleLimit() time.Duration { return s.e.cfg.LongPollWindow * 3 / 2 }
+
+func (s *lpSession) checkExpiry() {
+	s.mu.Lock()
+	left := s.idleLimit() - time.Since(s.lastPoll)
+	busy := s.polls > 0
+	s.mu.Unlock()
+	if busy || left > 0 {
+		s.expiry.Reset(max(left, s.idleLimit()/4))
+		return
+	}
+	s.end(closeIdle)
+}
+
+// Send implements channels.Transport. Binary frames cannot travel over
+// LongPoll (phoenix.js JSON-parses every message); they are dropped.
+func (s *lpSession) Send(f protocol.Frame) {
+	if f.Binary {
+		s.log.Warn().Msg("binary frame dropped: LongPoll carries text frames only")
+		return
+	}
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		return
+	}
+	if s.bytes+len(f.Data) > s.e.cfg.OutboxBytes {
+		s.mu.Unlock()
+		s.end(closeSlow)
+		return
+	}
+	s.queue = append(s.queue, string(f.Data))
+	s.bytes += len(f.Data)
+	s.wakeLocked()
+	s.mu.Unlock()
+}
+
+func (s *lpSession) wakeLocked() {
+	close(s.wake)
+	s.wake = make(chan struct{})
+}
+
+// Disconnect implements channels.Transport.
+func (s *lpSession) Disconnect() { s.end(closeDisconnect) }
+
+func (s *lpSession) shutdown() { s.end(closeShutdown) }
+
+// poll waits up to the window for queued frames and takes them all. ok is
+// false if the session ended.
+func (s *lpSession) poll(done <-chan struct{}) (frames []string, ok bool) {
+	s.mu.Lock()
+	s.polls++
+	s.lastPoll = time.Now()
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.polls--
+		s.lastPoll = time.Now()
+		s.mu.Unlock()
+	}()
+	timer := time.NewTimer(s.e.cfg.LongPollWindow)
+	defer timer.Stop()
+	for {
+		s.mu.Lock()
+		if s.ended {
+			s.mu.Unlock()
+			return nil, false
+		}
+		if len(s.queue) > 0 {
+			frames = s.queue
+			s.msgsOut += int64(len(frames))
+			s.queue, s.bytes = nil, 0
+			s.mu.Unlock()
+			return frames, true
+		}
+		wake := s.wake
+		s.mu.Unlock()
+		select {
+		case <-wake:
+		case <-timer.C:
+			return nil, true
+		case <-done:
+			return nil, true
+		}
+	}
+}
+
+// end terminates the session's channels and forgets it; the next request
+// with its token gets a new session (GET) or 410 (POST).
+func (s *lpSession) end(r closeReason) {
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		return
+	}
+	s.ended, s.reason = true, r
+	s.queue, s.bytes = nil, 0
+	s.wakeLocked()
+	s.mu.Unlock()
+	s.expiry.Stop()
+	s.e.sessions.remove(s)
+	s.mux.Close()
+	s.e.stats.lpSessions.Add(-1)
+	s.e.stats.closed(r)
+	info := r.info()
+	s.log.WithLevel(info.level).
+		Str("vsn", s.ser.Version().String()).
+		Dur("duration", time.Since(s.started)).
+		Str("close_reason", info.label).
+		Int64("messages_in", s.msgsInLoad()).
+		Int64("messages_out", s.msgsOutLoad()).
+		Msg("connection closed")
+	s.e.unregister(s)
+}
+
+func (s *lpSession) msgsInLoad() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.msgsIn
+}
+
+func (s *lpSession) msgsOutLoad() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.msgsOut
+}
+
+func (s *lpSession) countIn(n int) {
+	s.mu.Lock()
+	s.msgsIn += int64(n)
+	s.mu.Unlock()
+}
