@@ -47,6 +47,12 @@ type Broadcast struct {
 	// Except, if set, does not receive the broadcast (Phoenix's
 	// broadcast_from).
 	Except Subscriber
+	// Meta is optional data the publisher attaches for its subscribers'
+	// filters in this process (say, an attribute it already parsed out of
+	// Payload), so that thousands of subscribers need not parse it again. It
+	// is never sent to clients and does not cross nodes: a filter must cope
+	// with a nil Meta.
+	Meta any
 
 	seq    uint64
 	frames [3]encoded // by protocol.Version

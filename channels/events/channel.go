@@ -1,0 +1,152 @@
+package events
+
+import (
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/fawkes-rt/fawkes/channels"
+)
+
+// channel is one join of an events topic. The Mux calls Join, HandleIn and
+// Terminate one at a time; FilterBroadcast runs concurrently with them and
+// reads only set.
+type channel struct {
+	svc   *Service
+	topic string
+
+	joinedAt     time.Time
+	lastActivity time.Time // of the last inbound message
+	errors       int       // rejected inbound messages
+	patterns     []string  // the subscriptions; empty means every event
+
+	set atomic.Pointer[patternSet] // the interned patterns, nil when none
+}
+
+// Join implements channels.Channel.
+func (c *channel) Join(s *channels.Socket, payload []byte) channels.Reply {
+	cfg := &c.svc.cfg
+	room, ok := roomOf(s.Topic())
+	if !ok {
+		return channels.Error(reasonPayload(ReasonInvalidTopic, ""))
+	}
+	if !isObject(payload) {
+		payload = []byte("{}")
+	}
+	if cfg.Authorize != nil {
+		if err := cfg.Authorize(JoinRequest{Topic: s.Topic(), Room: room, Payload: payload, Conn: s.Conn()}); err != nil {
+			reason := ReasonUnauthorized
+			var refused *RefusedError
+			if errors.As(err, &refused) && refused.Reason != "" {
+				reason = refused.Reason
+			}
+			cfg.Logger.Debug().Str("topic", s.Topic()).Err(err).Msg("join refused")
+			return channels.Error(reasonPayload(reason, ""))
+		}
+	}
+	list, subscribed, msg := parseEventTypes(payload)
+	if subscribed && msg == "" {
+		list, msg = subscribe(nil, list, cfg.MaxPatterns)
+	}
+	if msg != "" {
+		return channels.Error(reasonPayload(ReasonInvalidSubscription, msg))
+	}
+	c.topic = s.Topic()
+	c.joinedAt = cfg.Now()
+	c.lastActivity = c.joinedAt
+	c.setPatterns(list)
+	c.svc.joined(c.topic)
+	if subscribed {
+		return channels.OK(eventTypesPayload(c.patterns))
+	}
+	return channels.OK(nil)
+}
+
+// isObject reports whether a valid JSON text is an object.
+func isObject(payload []byte) bool {
+	i := skipSpace(payload, 0)
+	return i < len(payload) && payload[i] == '{'
+}
+
+// HandleIn implements channels.Channel.
+func (c *channel) HandleIn(s *channels.Socket, in channels.Inbound) channels.Result {
+	c.lastActivity = c.svc.cfg.Now()
+	if in.Binary {
+		return c.reject(s, reasonPayload(ReasonBinaryNotSupported, "binary frames are not supported on events topics: send JSON"))
+	}
+	switch in.Event {
+	case EventCloudEvent:
+		return c.cloudEvent(s, in.Payload)
+	case EventPing:
+		ts := timestampPayload(c.lastActivity)
+		_ = s.Push(EventPong, ts)
+		return channels.Replied(channels.OK(ts))
+	case EventSubscribe, EventUnsubscribe:
+		return c.subscription(s, in.Event, in.Payload)
+	}
+	return c.reject(s, reasonPayload(ReasonUnknownEvent, "unknown event: "+in.Event))
+}
+
+// cloudEvent forwards a valid event to the other members, or rejects it.
+func (c *channel) cloudEvent(s *channels.Socket, payload []byte) channels.Result {
+	ev, err := c.svc.Validate(payload)
+	var invalid *InvalidEventError
+	if errors.As(err, &invalid) {
+		return c.reject(s, invalidEventPayload(invalid))
+	}
+	if err := s.PubSub().Publish(newEventBroadcast(c.topic, ev, s)); err != nil {
+		c.svc.cfg.Logger.Warn().Err(err).Str("topic", c.topic).Msg("cloudevent not published")
+	}
+	return channels.Replied(channels.OK(idPayload(ev.idToken)))
+}
+
+// subscription handles subscribe and unsubscribe.
+func (c *channel) subscription(s *channels.Socket, event string, payload []byte) channels.Result {
+	list, msg := eventTypesList(payload)
+	var next []string
+	if msg == "" {
+		if event == EventSubscribe {
+			next, msg = subscribe(c.patterns, list, c.svc.cfg.MaxPatterns)
+		} else {
+			next = unsubscribe(c.patterns, list)
+		}
+	}
+	if msg != "" {
+		return c.reject(s, reasonPayload(ReasonInvalidSubscription, msg))
+	}
+	c.setPatterns(next)
+	return channels.Replied(channels.OK(eventTypesPayload(c.patterns)))
+}
+
+// setPatterns replaces the subscriptions and the shared set the filter
+// reads.
+func (c *channel) setPatterns(patterns []string) {
+	old := c.set.Load()
+	c.patterns = patterns
+	c.set.Store(c.svc.sets.acquire(patterns))
+	c.svc.sets.release(old)
+}
+
+// reject answers a bad client message: an error push, then the error
+// reply, both with payload; the error count goes up.
+func (c *channel) reject(s *channels.Socket, payload []byte) channels.Result {
+	c.errors++
+	_ = s.Push(EventError, payload)
+	return channels.Replied(channels.Error(payload))
+}
+
+// Terminate implements channels.Channel: it releases what the channel held
+// and logs one line.
+func (c *channel) Terminate(s *channels.Socket, reason channels.Reason) {
+	c.svc.left(c.topic)
+	old := c.set.Swap(nil)
+	c.svc.sets.release(old)
+	c.svc.cfg.Logger.Info().
+		Str("topic", c.topic).
+		Str("reason", reason.String()).
+		Strs("subscriptions", c.patterns).
+		Int("errors", c.errors).
+		Dur("duration", c.svc.cfg.Now().Sub(c.joinedAt)).
+		Time("last_activity", c.lastActivity).
+		Msg("events channel closed")
+}

@@ -1,0 +1,73 @@
+package events
+
+import (
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/fawkes-rt/fawkes/channels/pubsub"
+)
+
+// Defaults of Config.
+const (
+	DefaultHeartbeatInterval = 30 * time.Second
+	DefaultMaxPatterns       = 64
+)
+
+// HeartbeatOff, as Config.HeartbeatInterval, turns the heartbeat off. A
+// command line "--heartbeat-interval 0" maps to it: zero in Config means the
+// default, so that the zero Config works.
+const HeartbeatOff time.Duration = -1
+
+// Config configures a Service. The zero value works.
+type Config struct {
+	// HeartbeatInterval is the period of the heartbeat broadcast to every
+	// topic that has members. Zero means DefaultHeartbeatInterval (30s); a
+	// negative value (HeartbeatOff) means no heartbeat.
+	HeartbeatInterval time.Duration
+	// MaxEventBytes limits the size of one encoded CloudEvent. Zero means
+	// DefaultMaxEventBytes (256 KiB).
+	MaxEventBytes int
+	// MaxPatterns limits the event type patterns of one channel. Zero means
+	// DefaultMaxPatterns (64).
+	MaxPatterns int
+	// Authorize decides every join, lobby included: nil error allows it. A
+	// refusal replies {"reason":"unauthorized"}, or the reason of a
+	// *RefusedError (see Refuse). Zero means allow all. It runs on the
+	// connection's goroutine during the join, so it should be quick.
+	Authorize func(JoinRequest) error
+	// PubSub carries the service's own broadcasts (Broadcast, heartbeats).
+	// It must be the PubSub every Mux uses. Zero means a new pubsub.Local,
+	// which the Muxes then get from Service.PubSub.
+	PubSub pubsub.PubSub
+	// Logger receives the channel logs (terminate lines at info, refused
+	// joins at debug). Zero means no logging.
+	Logger *zerolog.Logger
+	// Now returns the current time, for timestamps and durations. Zero means
+	// time.Now.
+	Now func() time.Time
+}
+
+// withDefaults returns c with every zero field set to its default.
+func (c Config) withDefaults() Config {
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if c.MaxEventBytes <= 0 {
+		c.MaxEventBytes = DefaultMaxEventBytes
+	}
+	if c.MaxPatterns <= 0 {
+		c.MaxPatterns = DefaultMaxPatterns
+	}
+	if c.PubSub == nil {
+		c.PubSub = pubsub.NewLocal()
+	}
+	if c.Logger == nil {
+		nop := zerolog.Nop()
+		c.Logger = &nop
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}

@@ -1,0 +1,42 @@
+package events
+
+import (
+	"github.com/fawkes-rt/fawkes/channels"
+	"github.com/fawkes-rt/fawkes/channels/pubsub"
+)
+
+// FilterBroadcast implements channels.Filter: a cloudevent goes to this
+// channel when it has no patterns or one of them matches the event's type.
+// Heartbeats and other broadcasts always pass. It runs on the publisher's
+// goroutine and reads only the atomic set; the match is computed once per
+// distinct pattern set per broadcast (see patternSet.matches).
+func (c *channel) FilterBroadcast(_ *channels.Socket, b *pubsub.Broadcast) bool {
+	if b.Event != EventCloudEvent {
+		return true
+	}
+	set := c.set.Load()
+	if set == nil {
+		return true
+	}
+	return set.matches(b, broadcastType)
+}
+
+// broadcastType returns the type of a cloudevent broadcast: from its Meta
+// when the service made it, else (a broadcast from another node or from
+// other code) read from the payload.
+func broadcastType(b *pubsub.Broadcast) (string, bool) {
+	if m, ok := b.Meta.(*eventMeta); ok {
+		return m.typ, true
+	}
+	var buf [16]member
+	members, serr := scanObject(b.Payload, buf[:0])
+	if serr != scanOK {
+		return "", false
+	}
+	for _, m := range members {
+		if m.name == "type" && m.kind == kindString {
+			return unquote(m.raw), true
+		}
+	}
+	return "", false
+}

@@ -1,0 +1,81 @@
+package events
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Event names of the channel.
+const (
+	EventCloudEvent  = "cloudevent"
+	EventPing        = "ping"
+	EventPong        = "pong"
+	EventSubscribe   = "subscribe"
+	EventUnsubscribe = "unsubscribe"
+	EventHeartbeat   = "heartbeat"
+	EventError       = "error"
+)
+
+// Reasons of error replies besides those of validation and subscriptions.
+const (
+	ReasonUnknownEvent       = "unknown_event"
+	ReasonBinaryNotSupported = "binary_not_supported"
+)
+
+// timestampLayout is RFC 3339 in UTC with exactly six fractional digits,
+// as Elixir's DateTime.to_iso8601 of a microsecond timestamp.
+const timestampLayout = "2006-01-02T15:04:05.000000Z"
+
+// timestampPayload returns {"timestamp":T} for t.
+func timestampPayload(t time.Time) []byte {
+	b := make([]byte, 0, len(`{"timestamp":""}`)+len(timestampLayout))
+	b = append(b, `{"timestamp":"`...)
+	b = t.UTC().AppendFormat(b, timestampLayout)
+	return append(b, `"}`...)
+}
+
+// reasonPayload returns {"reason":reason,"message":message}, or only the
+// reason when message is "".
+func reasonPayload(reason, message string) []byte {
+	return mustJSON(struct {
+		Reason  string `json:"reason"`
+		Message string `json:"message,omitempty"`
+	}{reason, message})
+}
+
+// invalidEventPayload returns the E of docs/events-channel.md for err.
+func invalidEventPayload(err *InvalidEventError) []byte {
+	return mustJSON(struct {
+		Reason  string    `json:"reason"`
+		Message string    `json:"message"`
+		Errors  []Problem `json:"errors"`
+	}{ReasonInvalidCloudEvent, err.Sentence(), err.Problems})
+}
+
+// eventTypesPayload returns {"event_types":[...]}.
+func eventTypesPayload(patterns []string) []byte {
+	if patterns == nil {
+		patterns = []string{}
+	}
+	return mustJSON(struct {
+		EventTypes []string `json:"event_types"`
+	}{patterns})
+}
+
+// idPayload returns {"id":<the id's JSON token as received>}.
+func idPayload(idToken []byte) []byte {
+	b := make([]byte, 0, len(`{"id":}`)+len(idToken))
+	b = append(b, `{"id":`...)
+	b = append(b, idToken...)
+	return append(b, '}')
+}
+
+// mustJSON marshals values that cannot fail to marshal (strings, slices of
+// strings and Problems).
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}

@@ -1,0 +1,92 @@
+package events
+
+import (
+	"fmt"
+	"slices"
+	"unicode/utf8"
+)
+
+// MaxPatternLen is the longest event type pattern, in characters.
+const MaxPatternLen = 256
+
+// ReasonInvalidSubscription is the reason of a rejected subscribe or
+// unsubscribe payload.
+const ReasonInvalidSubscription = "invalid_subscription"
+
+// errNoList is the message for a payload without a list of strings.
+const errNoList = "event_types must be a list of strings"
+
+// parseEventTypes reads the "event_types" list of a payload. present is
+// false when the payload has no such member, or it is null. msg is set
+// when the payload is bad.
+func parseEventTypes(payload []byte) (patterns []string, present bool, msg string) {
+	var buf [4]member
+	members, serr := scanObject(payload, buf[:0])
+	if serr != scanOK {
+		return nil, false, ""
+	}
+	var list *member
+	for i := range members {
+		if members[i].name == "event_types" {
+			list = &members[i] // the last one wins, as in JSON.parse
+		}
+	}
+	if list == nil || list.kind == kindNull {
+		return nil, false, ""
+	}
+	if list.kind != kindArray {
+		return nil, true, errNoList
+	}
+	raw := list.raw
+	i := skipSpace(raw, 1)
+	for n := 0; raw[i] != ']'; n++ {
+		end, _ := skipValue(raw, i, 1) // valid: scanObject checked it
+		if raw[i] != '"' {
+			return nil, true, fmt.Sprintf("event_types[%d] must be a string", n)
+		}
+		p := unquote(raw[i:end])
+		switch l := utf8.RuneCountInString(p); {
+		case l == 0:
+			return nil, true, fmt.Sprintf("event_types[%d] must not be empty", n)
+		case l > MaxPatternLen:
+			return nil, true, fmt.Sprintf("event_types[%d] is longer than %d characters", n, MaxPatternLen)
+		}
+		patterns = append(patterns, p)
+		i = skipSpace(raw, end)
+		if raw[i] == ',' {
+			i = skipSpace(raw, i+1)
+		}
+	}
+	return patterns, true, ""
+}
+
+// eventTypesList reads the list of a subscribe or unsubscribe payload,
+// where it is required.
+func eventTypesList(payload []byte) ([]string, string) {
+	patterns, present, msg := parseEventTypes(payload)
+	if msg == "" && !present {
+		msg = errNoList
+	}
+	return patterns, msg
+}
+
+// subscribe returns current plus the new patterns not in it, in order of
+// first subscription, or a message when that exceeds max.
+func subscribe(current, add []string, max int) ([]string, string) {
+	next := slices.Clone(current)
+	for _, p := range add {
+		if slices.Contains(next, p) {
+			continue
+		}
+		if len(next) == max {
+			return nil, fmt.Sprintf("at most %d event types per channel", max)
+		}
+		next = append(next, p)
+	}
+	return next, ""
+}
+
+// unsubscribe returns current without the patterns listed.
+func unsubscribe(current, remove []string) []string {
+	return slices.DeleteFunc(slices.Clone(current), func(p string) bool { return slices.Contains(remove, p) })
+}
