@@ -5,7 +5,7 @@ COUNT       ?= 5
 FUZZTIME    ?= 30s
 ARGS        ?=
 
-.PHONY: help run test test-go test-js bench lint fuzz
+.PHONY: help run test test-go test-js bench lint fuzz npm console-assets
 
 help:
 	@echo "make run [ARGS=...]     start the server on :4000 (in-memory pub/sub)"
@@ -16,16 +16,25 @@ help:
 	@echo "make lint               gofmt, go vet, staticcheck"
 	@echo "make fuzz [FUZZTIME=30s] every fuzz target, FUZZTIME each"
 
-run:
+run: console-assets
 	go run ./cmd/fawkes $(ARGS)
 
-test: test-go test-js
+test: console-assets test-go test-js
 
 test-go:
 	go test -race -shuffle=on -count=1 -timeout 20m ./...
 
-test-js:
-	cd js-client-tests && npm ci --no-audit --no-fund && npm test
+test-js: npm
+	cd js-client-tests && npm test
+
+# npm installs the pinned npm packages (the phoenix client among them).
+npm:
+	cd js-client-tests && npm ci --no-audit --no-fund
+
+# console-assets copies phoenix.js from the npm package into the console page
+# that cmd/fawkes embeds.
+console-assets: npm
+	cp js-client-tests/node_modules/phoenix/priv/static/phoenix.mjs cmd/fawkes/console/phoenix.mjs
 
 bench:
 	go test -run '^$$' -bench . -benchmem -count=$(COUNT) ./...

@@ -76,6 +76,7 @@ func run(ctx context.Context, cfg *config, log zerolog.Logger) error {
 	})
 	mux := http.NewServeMux()
 	mux.Handle(strings.TrimSuffix(cfg.SocketPath, "/")+"/", endpoint)
+	mux.Handle("/", consoleHandler())
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
