@@ -25,6 +25,9 @@ type config struct {
 	LogLevel            string
 	LogFormat           string
 	ConformanceChannels bool
+	HeartbeatInterval   time.Duration
+	MaxEventBytes       byteSize
+	MaxPatterns         int
 }
 
 // newFlagSet declares every flag on a FlagSet bound to cfg.
@@ -43,6 +46,10 @@ func newFlagSet(cfg *config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&cfg.LogFormat, "log-format", "auto", "console, json, or auto (console on a terminal, JSON otherwise)")
 	fs.BoolVar(&cfg.ConformanceChannels, "conformance-channels", false, `mount the protocol conformance channel on "conformance:*" (for testing clients)`)
+	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat-interval", 30*time.Second, `events channel: period of the "heartbeat" broadcast to every room with members (0 = off)`)
+	cfg.MaxEventBytes = 256 << 10
+	fs.Var(&cfg.MaxEventBytes, "max-event-bytes", "events channel: largest CloudEvent accepted")
+	fs.IntVar(&cfg.MaxPatterns, "max-patterns", 64, "events channel: event type patterns one channel may subscribe")
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: fawkes [flags]\n\nEvery flag can also be set as a FAWKES_* environment variable (--idle-timeout is FAWKES_IDLE_TIMEOUT).\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -95,6 +102,15 @@ func (c *config) validate() error {
 	}
 	if c.MaxChannels <= 0 {
 		errs = append(errs, errors.New("--max-channels must be positive"))
+	}
+	if c.HeartbeatInterval < 0 {
+		errs = append(errs, errors.New("--heartbeat-interval must be 0 (off) or positive"))
+	}
+	if c.MaxEventBytes <= 0 {
+		errs = append(errs, errors.New("--max-event-bytes must be positive"))
+	}
+	if c.MaxPatterns <= 0 {
+		errs = append(errs, errors.New("--max-patterns must be positive"))
 	}
 	if !strings.HasPrefix(c.SocketPath, "/") {
 		errs = append(errs, errors.New("--socket-path must start with /"))

@@ -19,6 +19,7 @@ import (
 
 	"github.com/fawkes-rt/fawkes/channels"
 	"github.com/fawkes-rt/fawkes/channels/conformance"
+	"github.com/fawkes-rt/fawkes/channels/events"
 	"github.com/fawkes-rt/fawkes/channels/pubsub"
 	"github.com/fawkes-rt/fawkes/server"
 )
@@ -54,6 +55,19 @@ func newLogger(cfg *config) zerolog.Logger {
 func run(ctx context.Context, cfg *config, log zerolog.Logger) error {
 	ps := pubsub.NewLocal()
 	router := channels.NewRouter()
+	heartbeat := cfg.HeartbeatInterval
+	if heartbeat == 0 {
+		heartbeat = events.HeartbeatOff
+	}
+	eventsSvc := events.New(events.Config{
+		HeartbeatInterval: heartbeat,
+		MaxEventBytes:     int(cfg.MaxEventBytes),
+		MaxPatterns:       cfg.MaxPatterns,
+		PubSub:            ps,
+		Logger:            &log,
+	})
+	router.Handle(events.TopicPrefix+"*", eventsSvc.Factory())
+	go eventsSvc.Run(ctx)
 	if cfg.ConformanceChannels {
 		router.Handle("conformance:*", conformance.New)
 	}
