@@ -114,6 +114,7 @@ func TestV1DecodeErrors(t *testing.T) {
 		{name: "key case matters", in: `{"Topic":"t","event":"e","payload":{},"ref":"1"}`, want: protocol.ErrMissingKey, text: "missing key: topic"},
 		{name: "numeric topic", in: `{"topic":1,"event":"e","payload":{},"ref":"1"}`, want: protocol.ErrFieldType, text: "topic must be a string"},
 		{name: "null event", in: `{"topic":"t","event":null,"payload":{},"ref":"1"}`, want: protocol.ErrFieldType, text: "event must be a string"},
+		{name: "last duplicate topic not a string", in: `{"topic":"t","topic":[],"event":"e","payload":{},"ref":"1"}`, want: protocol.ErrFieldType, text: "topic must be a string"},
 		{name: "deep payload", in: `{"topic":"t","event":"e","ref":null,"payload":` + deep("[", "]", 2000) + `}`, want: protocol.ErrTooDeep, text: "nested too deeply"},
 		{name: "binary frame", in: "\x00\x00\x00\x01\x01te", binary: true, want: protocol.ErrBinaryUnsupported, text: "V1 has no binary frames"},
 	} {
@@ -229,6 +230,7 @@ func TestV1Decode(t *testing.T) {
 		{"unknown keys ignored", `{"x":{"topic":1},"topic":"t","event":"e","payload":{},"ref":null,"y":[]}`, decoded{"null", "null", "t", "e", `{}`, false}},
 		{"whitespace", " { \"topic\" : \"t\" ,\n\"event\":\"e\", \"payload\" : { } , \"ref\" : null } ", decoded{"null", "null", "t", "e", `{ }`, false}},
 		{"duplicate key: last wins", `{"topic":"a","topic":"b","event":"e","payload":{},"ref":null}`, decoded{"null", "null", "b", "e", `{}`, false}},
+		{"duplicate key: last wins over a wrong type", `{"topic":1,"topic":"b","event":"e","payload":{},"ref":null,"ref":2}`, decoded{"null", "2", "b", "e", `{}`, false}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m, err := protocol.V1JSON.Decode([]byte(c.in), false)

@@ -35,6 +35,9 @@ func (v1JSON) Decode(data []byte, binary bool) (Message, error) {
 	}
 	var m Message
 	var seen [5]bool // topic, event, payload, ref, join_ref
+	// Topic and event are typed once the last of duplicate keys is known:
+	// the last one wins, as in Jason and encoding/json.
+	var topic, event []byte
 	// The object is valid JSON: walk its members.
 	i = skipSpace(data, i+1)
 	for i < len(data) && data[i] == '"' {
@@ -47,16 +50,10 @@ func (v1JSON) Decode(data []byte, binary bool) (Message, error) {
 		vend, _ := scanValue(data, vstart, 1)
 		val := data[vstart:vend]
 		switch key {
-		case "topic", "event":
-			s, ok := unquoteJSON(val)
-			if !ok {
-				return Message{}, errorf(CodeFieldType, key+" must be a string")
-			}
-			if key == "topic" {
-				m.Topic, seen[0] = s, true
-			} else {
-				m.Event, seen[1] = s, true
-			}
+		case "topic":
+			topic, seen[0] = val, true
+		case "event":
+			event, seen[1] = val, true
 		case "payload":
 			m.Payload, seen[2] = val, true
 		case "ref":
@@ -73,6 +70,13 @@ func (v1JSON) Decode(data []byte, binary bool) (Message, error) {
 		if !seen[k] {
 			return Message{}, errorf(CodeMissingKey, name)
 		}
+	}
+	var ok bool
+	if m.Topic, ok = unquoteJSON(topic); !ok {
+		return Message{}, errorf(CodeFieldType, "topic must be a string")
+	}
+	if m.Event, ok = unquoteJSON(event); !ok {
+		return Message{}, errorf(CodeFieldType, "event must be a string")
 	}
 	return m, nil
 }
