@@ -252,7 +252,7 @@ func (v *validator) check(raw []byte) (Event, error) {
 	}
 	ev.Type, _ = v.str(attrType, true)
 	if ct, ok := v.str(attrDataContentType, false); ok {
-		if _, _, err := mime.ParseMediaType(ct); err != nil {
+		if !isMediaType(ct) {
 			v.problem("datacontenttype", "must be a media type (RFC 2046)", codeMediaType)
 		}
 	}
@@ -345,4 +345,15 @@ func isExtensionName(s string) bool {
 		}
 	}
 	return true
+}
+
+// isMediaType: type "/" subtype *(";" parameter) (RFC 2045 section 5.1, as
+// RFC 2046 uses it). mime.ParseMediaType alone also accepts a bare token.
+func isMediaType(s string) bool {
+	mt, _, err := mime.ParseMediaType(s)
+	if err != nil {
+		return false
+	}
+	typ, sub, ok := strings.Cut(mt, "/")
+	return ok && typ != "" && sub != "" && !strings.Contains(sub, "/")
 }
