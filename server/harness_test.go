@@ -296,7 +296,7 @@ func (f inFrame) String() string {
 	case f.err != nil:
 		return "connection ended: " + f.err.Error()
 	case f.op == ws.OpText:
-		return "text " + string(f.data)
+		return "text " + shorten(string(f.data))
 	case f.op == ws.OpClose:
 		code, reason := ws.ParseCloseFrameData(f.data)
 		return fmt.Sprintf("close %d %q", code, reason)
@@ -446,6 +446,12 @@ func (c *client) sendFrame(op ws.OpCode, fin bool, payload []byte) {
 	}
 }
 
+// trySendFrame is sendFrame for writes the server may refuse by closing the
+// connection midway (its close frame is still read after a write error).
+func (c *client) trySendFrame(op ws.OpCode, fin bool, payload []byte) {
+	_ = c.writeFrame(ws.MaskFrameInPlace(ws.NewFrame(op, fin, bytes.Clone(payload))))
+}
+
 // sendText sends raw bytes as one masked text message.
 func (c *client) sendText(raw string) {
 	c.t.Helper()
@@ -500,14 +506,14 @@ func (c *client) expectJSON(want any) {
 	c.t.Helper()
 	f := c.next()
 	if f.err != nil || f.op != ws.OpText {
-		c.t.Fatalf("%s: want text frame %v, got %v", c.d.name, want, f)
+		c.t.Fatalf("%s: want text frame %s, got %v", c.d.name, shorten(fmt.Sprint(want)), f)
 	}
 	var got any
 	if err := json.Unmarshal(f.data, &got); err != nil {
 		c.t.Fatalf("%s: text frame is not JSON: %q: %v", c.d.name, f.data, err)
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
-		c.t.Fatalf("%s: frame %s differs (-want +got):\n%s", c.d.name, f.data, diff)
+		c.t.Fatalf("%s: frame %s differs (-want +got):\n%s", c.d.name, shorten(string(f.data)), shorten(diff))
 	}
 }
 
@@ -606,4 +612,12 @@ func checkFor(t testing.TB, total, interval time.Duration, f func() error) {
 		}
 		time.Sleep(interval)
 	}
+}
+
+// shorten keeps failure messages about big frames readable.
+func shorten(s string) string {
+	if len(s) > 300 {
+		return s[:300] + fmt.Sprintf("... (%d bytes)", len(s))
+	}
+	return s
 }
