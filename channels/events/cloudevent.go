@@ -93,6 +93,7 @@ const (
 	codeDataAndBase64
 	codeExtensionName
 	codeExtensionValue
+	codeExtensionNotInteger
 	codeExtensionRange
 )
 
@@ -316,7 +317,7 @@ func (v *validator) checkExtension(m *member) {
 	case kindNull, kindString, kindTrue, kindFalse:
 	case kindNumber:
 		if !isInteger(m.raw) {
-			v.problem(m.name, "must be a string, an integer or a boolean", codeExtensionValue)
+			v.problem(m.name, "must be a string, an integer or a boolean", codeExtensionNotInteger)
 		} else if _, err := strconv.ParseInt(string(m.raw), 10, 32); err != nil {
 			v.problem(m.name, "must be an integer from -2147483648 to 2147483647", codeExtensionRange)
 		}
