@@ -1,0 +1,369 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/fawkes-rt/fawkes/cmd/fawkes-bench/internal/client"
+	"github.com/fawkes-rt/fawkes/cmd/fawkes-bench/internal/hist"
+	"github.com/fawkes-rt/fawkes/cmd/fawkes-bench/internal/wire"
+)
+
+// fanoutScenario: S subscribers in one room, one publisher.
+type fanoutScenario struct {
+	subs         int
+	rate         float64
+	duration     time.Duration
+	eventBytes   int
+	publishEvent string
+	receiveEvent string
+	ownEvents    bool
+	drain        time.Duration
+
+	findMax  bool
+	maxP99   time.Duration
+	maxRate  float64
+	maxSteps int
+	maxTime  time.Duration
+	pause    time.Duration
+}
+
+func (s *fanoutScenario) register(fs *flag.FlagSet) {
+	fs.IntVar(&s.subs, "subscribers", 100, "subscribers joined to --topic")
+	fs.Float64Var(&s.rate, "rate", 100, "events per second the publisher sends (with --find-max: the first step)")
+	fs.DurationVar(&s.duration, "duration", 5*time.Second, "publishing time (with --find-max: per step)")
+	fs.IntVar(&s.eventBytes, "event-bytes", 300, "size of each published CloudEvent (JSON payload bytes)")
+	fs.StringVar(&s.publishEvent, "publish-event", "cloudevent", "event the publisher pushes (conformance channel: broadcast_from)")
+	fs.StringVar(&s.receiveEvent, "receive-event", "cloudevent", "event subscribers receive (conformance channel: broadcasted)")
+	fs.BoolVar(&s.ownEvents, "publisher-receives-own", false, "the publisher gets its own events too (conformance \"broadcast\"); they are expected and counted")
+	fs.DurationVar(&s.drain, "drain", 2*time.Second, "after publishing, wait at most this long for the expected deliveries")
+	fs.BoolVar(&s.findMax, "find-max", false, "double the rate from --rate until a step loses events or its p99 exceeds --max-p99, then bisect")
+	fs.DurationVar(&s.maxP99, "max-p99", 100*time.Millisecond, "--find-max: highest p99 latency a sustainable step may have")
+	fs.Float64Var(&s.maxRate, "max-rate", 100000, "--find-max: never try more events per second than this")
+	fs.IntVar(&s.maxSteps, "max-steps", 12, "--find-max: at most this many steps")
+	fs.DurationVar(&s.maxTime, "max-time", 3*time.Minute, "--find-max: stop stepping after this long")
+	fs.DurationVar(&s.pause, "pause", time.Second, "--find-max: idle time between steps, for the server to settle")
+}
+
+// stepCounters are one step's deliveries. Events carry their step number
+// ("benchstep"), so a late event of an earlier step is not counted here.
+type stepCounters struct {
+	step     int64
+	received atomic.Uint64
+	late     atomic.Uint64
+	noStamp  atomic.Uint64
+	lastRecv atomic.Int64 // unix nanos
+	latency  hist.Histogram
+}
+
+// receiver is the Handler of every subscriber (and of the publisher).
+type receiver struct {
+	event     string
+	cur       atomic.Pointer[stepCounters]
+	closed    atomic.Int64
+	acks      atomic.Uint64 // ok replies to publishes
+	rejected  atomic.Uint64 // error replies to publishes
+	publisher atomic.Pointer[client.Conn]
+	countOwn  bool
+}
+
+func (r *receiver) Message(c *client.Conn, m wire.Message) {
+	if string(m.Event) == "phx_reply" {
+		if c == r.publisher.Load() {
+			if string(wire.ReplyStatus(m.Payload)) == "ok" {
+				r.acks.Add(1)
+			} else {
+				r.rejected.Add(1)
+			}
+		}
+		return
+	}
+	if string(m.Event) != r.event {
+		return
+	}
+	if c == r.publisher.Load() && !r.countOwn {
+		return
+	}
+	now := time.Now().UnixNano()
+	st := r.cur.Load()
+	if st == nil {
+		return
+	}
+	sentAt, ok1 := wire.FindInt(m.Payload, `"sentat"`)
+	step, ok2 := wire.FindInt(m.Payload, `"benchstep"`)
+	switch {
+	case !ok1 || !ok2:
+		st.noStamp.Add(1)
+	case step != st.step:
+		st.late.Add(1)
+	default:
+		st.latency.Record(now - sentAt)
+		st.received.Add(1)
+		st.lastRecv.Store(now)
+	}
+}
+
+func (r *receiver) Closed(*client.Conn, error) { r.closed.Add(1) }
+
+// stepResult is one publishing period.
+type stepResult struct {
+	Step           int64        `json:"step"`
+	TargetRate     float64      `json:"target_rate"`
+	Subscribers    int          `json:"subscribers"`
+	Sent           uint64       `json:"sent"`
+	SentRate       float64      `json:"sent_rate"` // sent / publishing seconds
+	Expected       uint64       `json:"expected"`  // sent * receivers
+	Received       uint64       `json:"received"`
+	Lost           uint64       `json:"lost"`
+	LossRatio      float64      `json:"loss_ratio"`
+	Late           uint64       `json:"late"`     // events of an earlier step
+	NoStamp        uint64       `json:"no_stamp"` // receive-event without sentat/benchstep
+	DeliveriesPerS float64      `json:"deliveries_per_s"`
+	Latency        hist.Summary `json:"latency"`
+	PublishSeconds float64      `json:"publish_s"`
+	Closed         int64        `json:"subscribers_closed"`
+	PublishAcks    uint64       `json:"publish_acks"`
+	PublishErrors  uint64       `json:"publish_errors"` // error replies, or failed writes
+	Sustainable    bool         `json:"sustainable"`
+}
+
+// fanoutResult is the "result" of a fanout run.
+type fanoutResult struct {
+	Ramp        rampResult   `json:"ramp"`
+	Reconnected int          `json:"reconnected,omitempty"`
+	Steps       []stepResult `json:"steps"`
+	// Best is the single step without --find-max, else the highest
+	// sustainable one (absent when none was).
+	Best               *stepResult `json:"best,omitempty"`
+	MaxSustainableRate float64     `json:"max_sustainable_rate,omitempty"`
+	MaxDeliveriesPerS  float64     `json:"max_deliveries_per_s,omitempty"`
+	StopReason         string      `json:"stop_reason,omitempty"`
+}
+
+type fanoutRun struct {
+	s      *fanoutScenario
+	f      *fleet
+	recv   *receiver
+	subs   []*client.Conn
+	pub    *client.Conn
+	step   int64
+	buf    []byte
+	result *fanoutResult
+}
+
+func (s *fanoutScenario) run(ctx context.Context, f *fleet, _ *serverWatch) (any, error) {
+	if s.subs <= 0 || s.rate <= 0 || s.duration <= 0 {
+		return nil, errors.New("--subscribers, --rate and --duration must be positive")
+	}
+	if lim := openFiles(); lim > 0 && uint64(s.subs)+64 > lim {
+		return nil, fmt.Errorf("--subscribers %d: this process may open %d files", s.subs, lim)
+	}
+	r := &fanoutRun{s: s, f: f, recv: &receiver{event: s.receiveEvent, countOwn: s.ownEvents}, result: &fanoutResult{}}
+	r.subs = make([]*client.Conn, s.subs)
+	r.result.Ramp = f.openMany(ctx, s.subs, f.opts.Concurrency,
+		func(int) string { return f.opts.Topic },
+		func(int) client.Handler { return r.recv },
+		func(i int, c *client.Conn) { r.subs[i] = c })
+	if r.result.Ramp.Joined < s.subs {
+		return r.result, fmt.Errorf("%d of %d subscribers did not join (first errors: %v)", s.subs-r.result.Ramp.Joined, s.subs, r.result.Ramp.Errors)
+	}
+	var err error
+	if r.pub, err = f.open(ctx, f.opts.Topic, r.recv); err != nil {
+		return r.result, fmt.Errorf("publisher: %w", err)
+	}
+	r.recv.publisher.Store(r.pub)
+	logf("%d subscribers and the publisher joined %s", s.subs, f.opts.Topic)
+	if !s.findMax {
+		res := r.runStep(ctx, s.rate)
+		r.result.Steps = append(r.result.Steps, res)
+		r.result.Best = &r.result.Steps[0]
+		return r.result, nil
+	}
+	return r.result, r.findMax(ctx)
+}
+
+// findMax doubles the rate while steps are sustainable, then bisects
+// between the best sustainable and the lowest unsustainable rate until
+// they are within 10%.
+func (r *fanoutRun) findMax(ctx context.Context) error {
+	s := r.s
+	deadline := time.Now().Add(s.maxTime)
+	good, bad := 0.0, math.Inf(1)
+	rate := s.rate
+	for i := 0; ; i++ {
+		switch {
+		case ctx.Err() != nil:
+			r.result.StopReason = "interrupted"
+		case i >= s.maxSteps:
+			r.result.StopReason = "max-steps"
+		case time.Now().Add(s.duration + s.drain).After(deadline):
+			r.result.StopReason = "max-time"
+		case !math.IsInf(bad, 1) && (bad-good)/bad < 0.1:
+			r.result.StopReason = "converged"
+		case rate > s.maxRate:
+			r.result.StopReason = "max-rate"
+		case rate < 1:
+			r.result.StopReason = "below 1 event/s"
+		}
+		if r.result.StopReason != "" {
+			break
+		}
+		if err := r.reconnect(ctx); err != nil {
+			return err
+		}
+		res := r.runStep(ctx, rate)
+		r.result.Steps = append(r.result.Steps, res)
+		if res.Sustainable {
+			good = rate
+			r.result.MaxSustainableRate = res.SentRate
+			r.result.MaxDeliveriesPerS = res.DeliveriesPerS
+			best := res
+			r.result.Best = &best
+		} else {
+			bad = rate
+		}
+		if math.IsInf(bad, 1) {
+			rate = good * 2
+		} else {
+			rate = math.Round((good + bad) / 2)
+			if good == 0 {
+				rate = math.Round(bad / 2)
+			}
+		}
+		sleepCtx(ctx, s.pause)
+	}
+	logf("find-max: %s; highest sustainable rate %.0f events/s, %.0f deliveries/s", r.result.StopReason, r.result.MaxSustainableRate, r.result.MaxDeliveriesPerS)
+	return nil
+}
+
+// reconnect replaces subscribers (and the publisher) the server closed in
+// an earlier step, so every step has the same shape.
+func (r *fanoutRun) reconnect(ctx context.Context) error {
+	for i, c := range r.subs {
+		if c == nil || !c.Closed() {
+			continue
+		}
+		nc, err := r.f.open(ctx, r.f.opts.Topic, r.recv)
+		if err != nil {
+			return fmt.Errorf("reconnecting a subscriber: %w", err)
+		}
+		r.subs[i] = nc
+		r.result.Reconnected++
+	}
+	if r.pub.Closed() {
+		nc, err := r.f.open(ctx, r.f.opts.Topic, r.recv)
+		if err != nil {
+			return fmt.Errorf("reconnecting the publisher: %w", err)
+		}
+		r.pub = nc
+		r.recv.publisher.Store(nc)
+		r.result.Reconnected++
+	}
+	return nil
+}
+
+// runStep publishes at rate for the configured duration, then waits for
+// the deliveries.
+func (r *fanoutRun) runStep(ctx context.Context, rate float64) stepResult {
+	s := r.s
+	r.step++
+	st := &stepCounters{step: r.step}
+	r.recv.cur.Store(st)
+	receivers := 0
+	for _, c := range r.subs {
+		if c != nil && !c.Closed() {
+			receivers++
+		}
+	}
+	if s.ownEvents {
+		receivers++
+	}
+	closed0, acks0, rej0 := r.recv.closed.Load(), r.recv.acks.Load(), r.recv.rejected.Load()
+	logf("step %d: %.0f events/s to %d subscribers for %s", r.step, rate, receivers, s.duration)
+
+	var sent, sendErrs uint64
+	start := time.Now()
+	for ctx.Err() == nil {
+		el := time.Since(start)
+		if el >= s.duration {
+			break
+		}
+		due := uint64(el.Seconds()*rate) + 1
+		for sent < due {
+			if _, err := r.pub.Push(s.publishEvent, r.event(sent)); err != nil {
+				sendErrs++
+			}
+			sent++
+		}
+		next := start.Add(time.Duration(float64(sent) / rate * float64(time.Second)))
+		if d := time.Until(next); d > 0 {
+			time.Sleep(min(d, s.duration-el))
+		}
+	}
+	pubSecs := time.Since(start).Seconds()
+	expected := sent * uint64(receivers)
+	drainEnd := time.Now().Add(s.drain)
+	for st.received.Load() < expected && time.Now().Before(drainEnd) && ctx.Err() == nil {
+		time.Sleep(5 * time.Millisecond)
+	}
+	res := stepResult{
+		Step:           r.step,
+		TargetRate:     rate,
+		Subscribers:    receivers,
+		Sent:           sent,
+		SentRate:       float64(sent) / pubSecs,
+		Expected:       expected,
+		Received:       st.received.Load(),
+		Late:           st.late.Load(),
+		NoStamp:        st.noStamp.Load(),
+		Latency:        st.latency.Summarize(),
+		PublishSeconds: pubSecs,
+		Closed:         r.recv.closed.Load() - closed0,
+		PublishAcks:    r.recv.acks.Load() - acks0,
+		PublishErrors:  r.recv.rejected.Load() - rej0 + sendErrs,
+	}
+	if res.Received < expected {
+		res.Lost = expected - res.Received
+	}
+	if expected > 0 {
+		res.LossRatio = float64(res.Lost) / float64(expected)
+	}
+	if last := st.lastRecv.Load(); last > 0 {
+		res.DeliveriesPerS = float64(res.Received) / (float64(last-start.UnixNano()) / 1e9)
+	}
+	res.Sustainable = res.Lost == 0 && res.Closed == 0 && res.PublishErrors == 0 &&
+		res.Latency.P99MS <= float64(s.maxP99)/1e6 && res.SentRate >= 0.95*rate
+	logf("step %d: sent %d (%.0f/s), received %d of %d, p50 %.2f ms, p99 %.2f ms, max %.2f ms, %.0f deliveries/s%s",
+		r.step, sent, res.SentRate, res.Received, expected, res.Latency.P50MS, res.Latency.P99MS, res.Latency.MaxMS, res.DeliveriesPerS,
+		map[bool]string{true: "", false: " (not sustainable)"}[res.Sustainable])
+	return res
+}
+
+// event returns the seq-th CloudEvent of the current step, padded with
+// data to --event-bytes. It carries the step and the send time as
+// extension attributes "benchstep" and "sentat" (unix nanoseconds), as
+// strings so no JSON number precision is in question.
+func (r *fanoutRun) event(seq uint64) []byte {
+	b := r.buf[:0]
+	b = append(b, `{"specversion":"1.0","id":"`...)
+	b = strconv.AppendInt(b, r.step, 10)
+	b = append(b, '-')
+	b = strconv.AppendUint(b, seq, 10)
+	b = append(b, `","source":"/fawkes-bench","type":"dev.fawkes.bench.tick","datacontenttype":"text/plain","benchstep":"`...)
+	b = strconv.AppendInt(b, r.step, 10)
+	b = append(b, `","sentat":"`...)
+	b = strconv.AppendInt(b, time.Now().UnixNano(), 10)
+	b = append(b, `","data":"`...)
+	for pad := r.s.eventBytes - len(b) - 2; pad > 0; pad-- {
+		b = append(b, 'x')
+	}
+	b = append(b, `"}`...)
+	r.buf = b
+	return b
+}

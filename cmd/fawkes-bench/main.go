@@ -1,0 +1,233 @@
+// Command fawkes-bench is a load generator for Phoenix Channels servers
+// (Fawkes, or Phoenix itself) and a reference server that measures what the
+// machine allows.
+//
+//	fawkes-bench conns   --conns 5000 --pid $(pidof fawkes)
+//	fawkes-bench fanout  --subscribers 1000 --rate 100 --duration 10s
+//	fawkes-bench fanout  --subscribers 1000 --find-max
+//	fawkes-bench rpc     --conns 100 --duration 10s
+//	fawkes-bench limit-server --addr 127.0.0.1:4100
+//	fawkes-bench fanout  --target 127.0.0.1:4100 --subscribers 1000 --find-max
+//
+// Progress goes to stderr; every run ends with exactly one JSON summary
+// line on stdout holding the configuration and every figure. Run
+// "fawkes-bench <scenario> --help" for the flags.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+)
+
+const usage = `Usage: fawkes-bench <scenario> [flags]
+
+Scenarios:
+  conns         open N connections that join a room, hold them, report the server's memory per connection
+  fanout        S subscribers in one room, one publisher at R events/s: deliveries/s, loss, latency
+                (--find-max steps the rate up to the highest sustainable one)
+  rpc           C connections sending sequential pings: replies/s and latency
+  limit-server  the reference server: the least work per connection and per broadcast;
+                run fanout against it for the physical limit of this machine
+
+Every run prints progress on stderr and one JSON summary line on stdout.
+"fawkes-bench <scenario> --help" lists a scenario's flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is main without the process: it returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(stderr, usage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	var sc scenario
+	switch args[0] {
+	case "conns":
+		sc = &connsScenario{}
+	case "fanout":
+		sc = &fanoutScenario{}
+	case "rpc":
+		sc = &rpcScenario{}
+	case "limit-server":
+		return runLimitServer(ctx, args[1:], stdout, stderr)
+	default:
+		fmt.Fprintf(stderr, "fawkes-bench: unknown scenario %q\n\n%s", args[0], usage)
+		return 2
+	}
+	fs := flag.NewFlagSet("fawkes-bench "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var common commonOptions
+	common.register(fs)
+	sc.register(fs)
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "fawkes-bench: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	sum := summary{Scenario: args[0], Config: map[string]string{}, Machine: thisMachine()}
+	fs.VisitAll(func(f *flag.Flag) { sum.Config[f.Name] = f.Value.String() })
+	err := execute(ctx, sc, &common, &sum)
+	if err != nil {
+		sum.Error = err.Error()
+		logf("%s failed: %v", args[0], err)
+	}
+	sum.OK = err == nil
+	line, _ := json.Marshal(sum)
+	fmt.Fprintf(stdout, "%s\n", line)
+	if err != nil {
+		return 1
+	}
+	return 0
+}
+
+// scenario is one subcommand that drives a fleet of connections.
+type scenario interface {
+	register(fs *flag.FlagSet)
+	// run measures and returns the scenario's result for the summary.
+	run(ctx context.Context, f *fleet, srv *serverWatch) (any, error)
+}
+
+// commonOptions are the flags of every client scenario.
+type commonOptions struct {
+	Target      string
+	SourceAddrs int
+	DialTimeout time.Duration
+	Concurrency int
+	Heartbeat   time.Duration
+	Reader      string
+	Pollers     int
+	PID         int
+	Topic       string
+	JoinPayload string
+}
+
+func (o *commonOptions) register(fs *flag.FlagSet) {
+	fs.StringVar(&o.Target, "target", "127.0.0.1:4000", "server: host:port (meaning ws://host:port/socket/websocket) or a ws:// URL; vsn=2.0.0 is added")
+	fs.IntVar(&o.SourceAddrs, "source-addrs", 4, "cycle source addresses 127.0.0.1..127.0.0.N for loopback targets (~28k ports each); 0 lets the OS choose")
+	fs.DurationVar(&o.DialTimeout, "dial-timeout", 10*time.Second, "bound on connect + WebSocket handshake + join, per connection")
+	fs.IntVar(&o.Concurrency, "concurrency", 64, "connections being opened at once")
+	fs.DurationVar(&o.Heartbeat, "heartbeat", 25*time.Second, `interval of [null,ref,"phoenix","heartbeat",{}] per connection`)
+	defReader := "epoll"
+	if runtime.GOOS != "linux" {
+		defReader = "goroutine"
+	}
+	fs.StringVar(&o.Reader, "reader", defReader, "epoll (a few goroutines read every connection; Linux) or goroutine (one per connection)")
+	fs.IntVar(&o.Pollers, "pollers", runtime.GOMAXPROCS(0), "epoll reading goroutines")
+	fs.IntVar(&o.PID, "pid", 0, "the server's process id, to report its RSS and CPU time from /proc")
+	fs.StringVar(&o.Topic, "topic", "events:bench", "topic to join (conns with --rooms unique appends -<n>)")
+	fs.StringVar(&o.JoinPayload, "join-payload", "{}", "phx_join payload (JSON)")
+}
+
+func execute(ctx context.Context, sc scenario, common *commonOptions, sum *summary) error {
+	if !json.Valid([]byte(common.JoinPayload)) {
+		return fmt.Errorf("--join-payload is not JSON: %s", common.JoinPayload)
+	}
+	start := time.Now()
+	sum.Started = start.UTC().Format(time.RFC3339)
+	srv := newServerWatch(common.PID)
+	clientCPU0 := cpuOf(0)
+	f, err := newFleet(common)
+	if err != nil {
+		return err
+	}
+	logf("%s against %s", sum.Scenario, f.dialer.URL())
+	result, err := sc.run(ctx, f, srv)
+	sum.Result = result
+	sum.Client = f.figures()
+	sum.Client.CPUSeconds = cpuOf(0) - clientCPU0
+	sum.Client.RSSKiB = rssOf(0)
+	f.close()
+	sum.ElapsedS = time.Since(start).Seconds()
+	if sum.ElapsedS > 0 {
+		sum.Client.CPUUtil = sum.Client.CPUSeconds / sum.ElapsedS
+	}
+	sum.Server = srv.figures(sum.ElapsedS)
+	if err == nil && ctx.Err() != nil {
+		err = errors.New("interrupted")
+	}
+	return err
+}
+
+// summary is the JSON line every run ends with.
+type summary struct {
+	Scenario string            `json:"scenario"`
+	OK       bool              `json:"ok"`
+	Error    string            `json:"error,omitempty"`
+	Started  string            `json:"started"`
+	ElapsedS float64           `json:"elapsed_s"`
+	Config   map[string]string `json:"config"`
+	Machine  machine           `json:"machine"`
+	Client   clientFigures     `json:"client"`
+	Server   *serverFigures    `json:"server,omitempty"`
+	Result   any               `json:"result"`
+}
+
+type machine struct {
+	NumCPU     int    `json:"nproc"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	CPUModel   string `json:"cpu_model,omitempty"`
+	Go         string `json:"go"`
+	OS         string `json:"os"`
+	Arch       string `json:"arch"`
+	OpenFiles  uint64 `json:"open_files_limit"`
+}
+
+func thisMachine() machine {
+	m := machine{NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH, OpenFiles: openFiles()}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPUModel = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return m
+}
+
+// clientFigures are the load generator's own costs and counters.
+type clientFigures struct {
+	CPUSeconds       float64 `json:"cpu_s"`
+	CPUUtil          float64 `json:"cpu_util"` // cpu_s / elapsed_s; 2.0 is both cores of a 2-core machine
+	RSSKiB           int64   `json:"rss_kib"`
+	HeartbeatsSent   uint64  `json:"heartbeats_sent"`
+	HeartbeatReplies uint64  `json:"heartbeat_replies"`
+	MessagesReceived uint64  `json:"messages_received"`
+	BytesReceived    uint64  `json:"bytes_received"`
+	Malformed        uint64  `json:"malformed_received"`
+	ClosedByServer   uint64  `json:"closed_by_server"`
+}
+
+func (f *fleet) figures() clientFigures {
+	return clientFigures{
+		HeartbeatsSent:   f.stats.HeartbeatsSent.Load(),
+		HeartbeatReplies: f.stats.HeartbeatReplies.Load(),
+		MessagesReceived: f.stats.MessagesReceived.Load(),
+		BytesReceived:    f.stats.BytesReceived.Load(),
+		Malformed:        f.stats.MalformedReceived.Load(),
+		ClosedByServer:   f.stats.Closed.Load(),
+	}
+}
