@@ -37,26 +37,37 @@ func (h *Heartbeater) Add(c *Conn) {
 	h.mu.Unlock()
 }
 
-// Run sends heartbeats until ctx ends.
+// Run sends heartbeats until ctx ends. A cursor walks the connections at
+// len(conns) per interval, so a late or dropped tick delays heartbeats but
+// never skips one.
 func (h *Heartbeater) Run(ctx context.Context) {
-	const slots = 100 // one tick every interval/100
-	t := time.NewTicker(h.interval / slots)
+	t := time.NewTicker(max(h.interval/100, time.Millisecond))
 	defer t.Stop()
-	for slot := 0; ; slot = (slot + 1) % slots {
+	last := time.Now()
+	cursor, credit := 0, 0.0
+	var batch []*Conn
+	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
-		}
-		h.mu.Lock()
-		batch := make([]*Conn, 0, len(h.conns)/slots+1)
-		for i := slot; i < len(h.conns); i += slots {
-			batch = append(batch, h.conns[i])
-		}
-		h.mu.Unlock()
-		for _, c := range batch {
-			if !c.Closed() {
-				_ = c.Heartbeat()
+		case now := <-t.C:
+			h.mu.Lock()
+			n := len(h.conns)
+			credit += float64(n) * float64(now.Sub(last)) / float64(h.interval)
+			last = now
+			k := min(int(credit), n)
+			credit -= float64(k)
+			batch = batch[:0]
+			for range k {
+				cursor %= n
+				batch = append(batch, h.conns[cursor])
+				cursor++
+			}
+			h.mu.Unlock()
+			for _, c := range batch {
+				if !c.Closed() {
+					_ = c.Heartbeat()
+				}
 			}
 		}
 	}
