@@ -51,13 +51,16 @@ func scanLiteral(data []byte, i int, lit string) (int, *Error) {
 	return i + len(lit), nil
 }
 
+// errBadNumber is called only on failure: building the error up front cost
+// two allocations per decode of a payload with numbers.
+func errBadNumber() *Error { return errorf(CodeNotJSON, "invalid number") }
+
 func scanNumber(data []byte, i int) (int, *Error) {
-	bad := errorf(CodeNotJSON, "invalid number")
 	if data[i] == '-' {
 		i++
 	}
 	if i >= len(data) {
-		return i, bad
+		return i, errBadNumber()
 	}
 	switch {
 	case data[i] == '0':
@@ -67,7 +70,7 @@ func scanNumber(data []byte, i int) (int, *Error) {
 			i++
 		}
 	default:
-		return i, bad
+		return i, errBadNumber()
 	}
 	if i < len(data) && data[i] == '.' {
 		i++
@@ -76,7 +79,7 @@ func scanNumber(data []byte, i int) (int, *Error) {
 			i++
 		}
 		if i == start {
-			return i, bad
+			return i, errBadNumber()
 		}
 	}
 	if i < len(data) && (data[i] == 'e' || data[i] == 'E') {
@@ -89,7 +92,7 @@ func scanNumber(data []byte, i int) (int, *Error) {
 			i++
 		}
 		if i == start {
-			return i, bad
+			return i, errBadNumber()
 		}
 	}
 	return i, nil
