@@ -206,7 +206,7 @@ func (r *fanoutRun) findMax(ctx context.Context) error {
 			r.result.StopReason = "max-steps"
 		case time.Now().Add(s.duration + s.drain).After(deadline):
 			r.result.StopReason = "max-time"
-		case !math.IsInf(bad, 1) && (bad-good)/bad < 0.1:
+		case !math.IsInf(bad, 1) && ((bad-good)/bad < 0.1 || rate <= good || rate >= bad):
 			r.result.StopReason = "converged"
 		case rate > s.maxRate:
 			r.result.StopReason = "max-rate"

@@ -27,6 +27,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/fawkes-rt/fawkes/cmd/fawkes-bench/internal/proc"
 )
 
 const usage = `Usage: fawkes-bench <scenario> [flags]
@@ -149,6 +151,7 @@ func execute(ctx context.Context, sc scenario, common *commonOptions, sum *summa
 	sum.Started = start.UTC().Format(time.RFC3339)
 	srv := newServerWatch(common.PID)
 	clientCPU0 := cpuOf(0)
+	busy0, _ := proc.BusyCPU()
 	f, err := newFleet(common)
 	if err != nil {
 		return err
@@ -165,6 +168,13 @@ func execute(ctx context.Context, sc scenario, common *commonOptions, sum *summa
 		sum.Client.CPUUtil = sum.Client.CPUSeconds / sum.ElapsedS
 	}
 	sum.Server = srv.figures(sum.ElapsedS)
+	if busy1, err := proc.BusyCPU(); err == nil && busy0 > 0 && sum.ElapsedS > 0 {
+		sum.Machine.BusyUtil = (busy1 - busy0).Seconds() / sum.ElapsedS
+		sum.Machine.OthersUtil = sum.Machine.BusyUtil - sum.Client.CPUUtil
+		if sum.Server != nil {
+			sum.Machine.OthersUtil -= sum.Server.CPUUtil
+		}
+	}
 	if err == nil && ctx.Err() != nil {
 		err = errors.New("interrupted")
 	}
@@ -193,10 +203,19 @@ type machine struct {
 	OS         string `json:"os"`
 	Arch       string `json:"arch"`
 	OpenFiles  uint64 `json:"open_files_limit"`
+	// LoadAvg1m is the 1-minute load average at the start of the run.
+	LoadAvg1m float64 `json:"load_avg_1m"`
+	// BusyUtil is the CPU the whole machine used during the run, in cores;
+	// OthersUtil is that minus this process and the --pid server: what
+	// other processes took. A run with OthersUtil well above zero
+	// measured a shared machine.
+	BusyUtil   float64 `json:"busy_cpu_util"`
+	OthersUtil float64 `json:"others_cpu_util"`
 }
 
 func thisMachine() machine {
 	m := machine{NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH, OpenFiles: openFiles()}
+	m.LoadAvg1m, _ = proc.LoadAvg()
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for line := range strings.SplitSeq(string(b), "\n") {
 			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {

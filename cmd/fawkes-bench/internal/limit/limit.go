@@ -8,7 +8,8 @@
 // heartbeats and pings it), and for a publish message builds one broadcast
 // frame and writes those same bytes to every connection that has sent
 // anything, without per-subscriber encoding, filtering, queues or
-// protocol state.
+// protocol state. A writer that falls behind writes the broadcasts queued
+// meanwhile as one buffer, the same bytes to every connection.
 package limit
 
 import (
@@ -106,25 +107,59 @@ func New(cfg Config) *Server {
 	return s
 }
 
+// write sends each broadcast to every member of the shard. When more
+// broadcasts are queued, it joins them (up to 64 KiB) into one buffer and
+// writes that to every member: the same bytes still go to everyone, with
+// one write per member per batch instead of per message, which is what a
+// server that is behind can do at best.
 func (sh *shard) write(st *Stats) {
+	var batch []byte
 	for b := range sh.frames {
-		sh.mu.Lock()
-		members := sh.members
-		sh.mu.Unlock()
-		var n uint64
-		for _, m := range members {
-			if m == b.from || m.dead.Load() {
-				continue
+		frame, n := b.frame, uint64(1)
+	more:
+		for len(frame) < 64<<10 {
+			select {
+			case nb, ok := <-sh.frames:
+				if !ok {
+					break more
+				}
+				if nb.from != b.from { // a different publisher: send what we have first
+					sh.send(frame, b.from, n, st)
+					frame, n, b = nb.frame, 1, nb
+					continue
+				}
+				if n == 1 {
+					batch = append(batch[:0], frame...)
+				}
+				batch = append(batch, nb.frame...)
+				frame, n = batch, n+1
+			default:
+				break more
 			}
-			if _, err := m.nc.Write(b.frame); err != nil {
-				m.dead.Store(true)
-				st.WriteFails.Add(1)
-				continue
-			}
-			n++
 		}
-		st.Deliveries.Add(n)
+		sh.send(frame, b.from, n, st)
 	}
+}
+
+// send writes buf, which holds n broadcast frames, to every live member
+// but from.
+func (sh *shard) send(buf []byte, from *member, n uint64, st *Stats) {
+	sh.mu.Lock()
+	members := sh.members
+	sh.mu.Unlock()
+	var sent uint64
+	for _, m := range members {
+		if m == from || m.dead.Load() {
+			continue
+		}
+		if _, err := m.nc.Write(buf); err != nil {
+			m.dead.Store(true)
+			st.WriteFails.Add(1)
+			continue
+		}
+		sent++
+	}
+	st.Deliveries.Add(sent * n)
 }
 
 // Serve accepts connections on ln until Close.

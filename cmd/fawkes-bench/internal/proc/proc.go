@@ -82,3 +82,40 @@ func path(pid int, file string) string {
 	}
 	return fmt.Sprintf("/proc/%d/%s", pid, file)
 }
+
+// BusyCPU returns the CPU time every process of the machine has used since
+// boot (user, nice, system, irq, softirq and steal from /proc/stat), so
+// that a run can say how much of the machine others took meanwhile.
+func BusyCPU() (time.Duration, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	f := bytes.Fields(line)
+	if len(f) < 9 || string(f[0]) != "cpu" {
+		return 0, errors.New("proc: malformed /proc/stat")
+	}
+	var ticks int64
+	for _, i := range []int{1, 2, 3, 6, 7, 8} { // user nice system (idle iowait) irq softirq steal
+		v, err := strconv.ParseInt(string(f[i]), 10, 64)
+		if err != nil {
+			return 0, err
+		}
+		ticks += v
+	}
+	return time.Duration(ticks) * time.Second / clockTicks, nil
+}
+
+// LoadAvg returns the 1-minute load average.
+func LoadAvg() (float64, error) {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0, err
+	}
+	f := bytes.Fields(b)
+	if len(f) == 0 {
+		return 0, errors.New("proc: empty /proc/loadavg")
+	}
+	return strconv.ParseFloat(string(f[0]), 64)
+}

@@ -17,3 +17,9 @@ func CPU(int) (time.Duration, error) { return 0, errUnsupported }
 
 // OpenFiles is not known here.
 func OpenFiles() uint64 { return 0 }
+
+// BusyCPU is not supported here.
+func BusyCPU() (time.Duration, error) { return 0, errUnsupported }
+
+// LoadAvg is not supported here.
+func LoadAvg() (float64, error) { return 0, errUnsupported }
