@@ -31,6 +31,7 @@ type Endpoint struct {
 	mu       sync.Mutex
 	conns    map[liveConn]struct{}
 	sessions *lpSessions
+	poller   *poller
 	gone     chan struct{} // closed and replaced when conns becomes empty
 }
 
@@ -38,6 +39,7 @@ type Endpoint struct {
 func New(cfg Config) *Endpoint {
 	e := &Endpoint{cfg: cfg.withDefaults(), conns: make(map[liveConn]struct{})}
 	e.sessions = newLPSessions(e)
+	e.poller = newPoller(e)
 	e.log = *e.cfg.Logger
 	e.hooks = e.stats.hooks()
 	return e

@@ -20,6 +20,8 @@ type outbox struct {
 	onOverflow   func()
 	onWriteError func(error)
 	onWrote      func(frames int)
+	// closeConn closes the socket once the close frame is written.
+	closeConn func()
 
 	mu      sync.Mutex
 	queue   []outFrame
@@ -122,7 +124,7 @@ func (o *outbox) flush() {
 			o.mu.Lock()
 			o.writing = false
 			o.mu.Unlock()
-			_ = o.conn.Close()
+			o.closeConn()
 			return
 		}
 	}

@@ -1,0 +1,165 @@
+//go:build linux
+
+package server
+
+import (
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// poller watches idle WebSocket connections with one epoll instance, so
+// that an idle connection costs no goroutine and no read buffer: a
+// goroutine stack is ~8 KiB, a read buffer 4 KiB, while the whole idle
+// connection should stay within a few KiB. Each socket is registered
+// one-shot: when bytes arrive, its readReady runs on a new goroutine and
+// re-arms the socket when done, so only one reader runs per connection.
+//
+// The poll loop also sweeps for idle connections (there is no blocked Read
+// whose deadline could fire). It runs only while connections are watched.
+type poller struct {
+	e *Endpoint
+
+	mu    sync.Mutex
+	epfd  int // -1 while no loop runs
+	conns map[int]*wsConn
+}
+
+func newPoller(e *Endpoint) *poller { return &poller{e: e, epfd: -1, conns: make(map[int]*wsConn)} }
+
+// pollEvents: readable, peer hung up; one-shot so that an event is handled
+// by one reader.
+const pollEvents = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT
+
+// watch hands c to the poller. It returns false when c cannot be polled
+// (not a plain socket, or epoll failed); c then needs a reader goroutine.
+func (p *poller) watch(c *wsConn) bool {
+	fd := socketFD(c.conn)
+	if fd < 0 {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.epfd < 0 {
+		epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+		if err != nil {
+			p.e.log.Warn().Err(err).Msg("epoll unavailable; using a reader goroutine per connection")
+			return false
+		}
+		p.epfd = epfd
+		go p.run(epfd)
+	}
+	ev := unix.EpollEvent{Events: pollEvents, Fd: int32(fd)}
+	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		return false
+	}
+	c.fd = fd
+	p.conns[fd] = c
+	return true
+}
+
+// rearm watches c again after a read. It returns false if c was unwatched
+// meanwhile.
+func (p *poller) rearm(c *wsConn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c.fd < 0 || p.conns[c.fd] != c {
+		return false
+	}
+	ev := unix.EpollEvent{Events: pollEvents, Fd: int32(c.fd)}
+	return unix.EpollCtl(p.epfd, unix.EPOLL_CTL_MOD, c.fd, &ev) == nil
+}
+
+// unwatch stops watching c; it must run before c's socket closes, since the
+// fd number can be reused right after. It reports whether c was watched.
+func (p *poller) unwatch(c *wsConn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c.fd < 0 || p.conns[c.fd] != c {
+		return false
+	}
+	delete(p.conns, c.fd)
+	_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
+	c.fd = -1
+	return true
+}
+
+// pollWait bounds one epoll_wait, so the loop notices it has nothing left
+// to watch and sweeps idle connections on time.
+const pollWait = 100 * time.Millisecond
+
+func (p *poller) run(epfd int) {
+	events := make([]unix.EpollEvent, 256)
+	sweepEvery := min(p.e.cfg.IdleTimeout/4, time.Second)
+	nextSweep := time.Now().Add(sweepEvery)
+	var ready []*wsConn
+	for {
+		n, err := unix.EpollWait(epfd, events, int(pollWait/time.Millisecond))
+		if err != nil && err != unix.EINTR {
+			p.e.log.Error().Err(err).Msg("epoll_wait failed")
+		}
+		ready = ready[:0]
+		p.mu.Lock()
+		for _, ev := range events[:max(n, 0)] {
+			if c := p.conns[int(ev.Fd)]; c != nil {
+				ready = append(ready, c)
+			}
+		}
+		p.mu.Unlock()
+		for _, c := range ready {
+			go c.readReady()
+		}
+		if now := time.Now(); now.After(nextSweep) {
+			p.sweep(now)
+			nextSweep = now.Add(sweepEvery)
+		}
+		p.mu.Lock()
+		if len(p.conns) == 0 {
+			_ = unix.Close(epfd)
+			p.epfd = -1
+			p.mu.Unlock()
+			return
+		}
+		p.mu.Unlock()
+	}
+}
+
+// sweep closes watched connections that received nothing for IdleTimeout.
+func (p *poller) sweep(now time.Time) {
+	idle := p.e.cfg.IdleTimeout
+	var expired []*wsConn
+	p.mu.Lock()
+	for _, c := range p.conns {
+		if c.idleFor(idle, now.UnixNano()) && c.reason.Load() == 0 && !c.reading.Load() {
+			expired = append(expired, c)
+		}
+	}
+	p.mu.Unlock()
+	for _, c := range expired {
+		c.close(closeIdle)
+	}
+}
+
+// socketFD returns the file descriptor of a plain TCP or Unix socket, or -1.
+func socketFD(conn any) int {
+	sc, ok := conn.(interface {
+		SyscallConn() (syscall.RawConn, error)
+	})
+	if !ok {
+		return -1
+	}
+	switch conn.(type) {
+	case *netTCPConn, *netUnixConn:
+	default:
+		return -1
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return -1
+	}
+	fd := -1
+	_ = raw.Control(func(f uintptr) { fd = int(f) })
+	return fd
+}

@@ -1,0 +1,316 @@
+package server
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/rs/zerolog"
+
+	"github.com/fawkes-rt/fawkes/channels"
+	"github.com/fawkes-rt/fawkes/protocol"
+)
+
+// wsConn is one WebSocket connection: a reader that decodes frames and
+// dispatches them to the Mux, and an outbox that writes.
+//
+// On Linux a plain TCP connection holds no goroutine and no read buffer
+// while idle: the endpoint's poller watches its socket and runs readReady
+// when bytes arrive (see netpoll_linux.go). Other connections (TLS, other
+// systems) get a reader goroutine.
+type wsConn struct {
+	e       *Endpoint
+	conn    net.Conn
+	ser     protocol.Serializer
+	mux     *channels.Mux
+	out     *outbox
+	log     zerolog.Logger
+	started time.Time
+	fd      int // watched by the poller; -1 when read by a goroutine
+
+	// Reader state, owned by whoever holds reading.
+	reading atomic.Bool
+	scratch [14]byte
+	msg     []byte // the message being assembled from fragments
+	msgOp   ws.OpCode
+
+	lastRead atomic.Int64  // unix nanos of the last inbound frame
+	reason   atomic.Uint32 // first closeReason
+	msgsIn   atomic.Int64
+	msgsOut  atomic.Int64
+	doneOnce sync.Once
+}
+
+// readerPool holds read buffers between readiness events, so an idle
+// connection holds none.
+var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+
+func (e *Endpoint) startWebSocket(conn net.Conn, br *bufio.Reader, acc accepted) {
+	c := &wsConn{e: e, conn: conn, ser: acc.ser, started: time.Now(), fd: -1}
+	c.lastRead.Store(c.started.UnixNano())
+	c.log = e.log.With().Str("transport", "websocket").Str("remote", conn.RemoteAddr().String()).Str("socket_id", acc.result.ID).Logger()
+	c.out = &outbox{
+		conn:         conn,
+		limit:        e.cfg.OutboxBytes,
+		writeTimeout: e.cfg.WriteTimeout,
+		onOverflow:   func() { c.abort(closeSlow) },
+		onWriteError: func(error) { c.abort(closeWriteError) },
+		onWrote:      func(n int) { c.msgsOut.Add(int64(n)) },
+		closeConn:    c.closeConn,
+	}
+	c.mux = channels.NewMux(channels.MuxConfig{
+		Router:      e.cfg.Router,
+		PubSub:      e.cfg.PubSub,
+		Serializer:  acc.ser,
+		Transport:   c,
+		Conn:        channels.Conn{ID: acc.result.ID, Params: acc.params, Assigns: acc.result.Assigns, Transport: "websocket"},
+		MaxChannels: e.cfg.MaxChannels,
+		Logger:      &c.log,
+		Hooks:       e.hooks,
+	})
+	if !e.register(c) {
+		c.close(closeShutdown)
+		c.mux.Close()
+		return
+	}
+	e.stats.connections.Add(1)
+	if br != nil && br.Buffered() > 0 {
+		// The client wrote before the upgrade completed: read that first.
+		go c.readLoop(br, true)
+		return
+	}
+	if !e.poller.watch(c) {
+		go c.readLoop(bufio.NewReaderSize(conn, 4096), false)
+	}
+}
+
+// Send implements channels.Transport.
+func (c *wsConn) Send(f protocol.Frame) {
+	op := ws.OpText
+	if f.Binary {
+		op = ws.OpBinary
+	}
+	c.out.push(op, f.Data)
+}
+
+// Disconnect implements channels.Transport.
+func (c *wsConn) Disconnect() { c.close(closeDisconnect) }
+
+func (c *wsConn) shutdown() { c.close(closeShutdown) }
+
+// close ends the connection cleanly: a close frame with the reason's code
+// follows what is queued, then the connection closes.
+func (c *wsConn) close(r closeReason) {
+	c.reason.CompareAndSwap(0, uint32(r))
+	c.out.close(r.info().code)
+	// Bound the wait for the close frame to go out.
+	time.AfterFunc(time.Second, c.closeConn)
+}
+
+// abort ends the connection at once, without a close frame (the writer is
+// stuck or broken).
+func (c *wsConn) abort(r closeReason) {
+	c.reason.CompareAndSwap(0, uint32(r))
+	c.closeConn()
+}
+
+// closeConn closes the socket, after taking it off the poller (the fd
+// number may be reused as soon as it is closed). A reader goroutine sees the
+// error and tears the connection down; a polled connection is torn down on a
+// new goroutine, because closeConn may run inside a broadcast (an outbox
+// overflow) whose pubsub lock teardown's unsubscribe needs.
+func (c *wsConn) closeConn() {
+	polled := c.unwatch()
+	_ = c.conn.Close()
+	if polled {
+		go c.teardown()
+	}
+}
+
+// unwatch takes the connection off the poller; it reports whether it was
+// on it.
+func (c *wsConn) unwatch() bool { return c.e.poller.unwatch(c) }
+
+// readLoop is the reader goroutine of a connection the poller does not
+// watch. If handOff, it reads only what br holds, then hands the connection
+// to the poller (or goes on reading if it cannot).
+func (c *wsConn) readLoop(br *bufio.Reader, handOff bool) {
+	c.reading.Store(true)
+	for {
+		_ = c.conn.SetReadDeadline(time.Now().Add(c.e.cfg.IdleTimeout))
+		if !c.readFrame(br) {
+			c.teardown()
+			return
+		}
+		if handOff && br.Buffered() == 0 {
+			c.reading.Store(false)
+			if c.e.poller.watch(c) {
+				return
+			}
+			c.reading.Store(true)
+			handOff = false
+		}
+	}
+}
+
+// readReady runs when the poller sees bytes on the socket: it reads every
+// frame available, then returns the buffer and re-arms the poller. A frame
+// that arrives in pieces is waited for (bounded by the idle timeout).
+func (c *wsConn) readReady() {
+	if !c.reading.CompareAndSwap(false, true) {
+		return
+	}
+	br := readerPool.Get().(*bufio.Reader)
+	br.Reset(c.conn)
+	ok := true
+	for ok {
+		_ = c.conn.SetReadDeadline(time.Now().Add(c.e.cfg.IdleTimeout))
+		ok = c.readFrame(br)
+		if br.Buffered() == 0 {
+			break
+		}
+	}
+	br.Reset(nil)
+	readerPool.Put(br)
+	c.reading.Store(false)
+	if !ok {
+		c.unwatch()
+		c.teardown()
+		return
+	}
+	if !c.e.poller.rearm(c) {
+		c.teardown()
+	}
+}
+
+// readFrame reads and handles one frame. It returns false when reading must
+// stop; the close reason is then set.
+func (c *wsConn) readFrame(br *bufio.Reader) bool {
+	h, err := readFrameHeader(br, c.scratch[:])
+	if err != nil {
+		c.readFailed(err)
+		return false
+	}
+	c.lastRead.Store(time.Now().UnixNano())
+	if h.op.IsControl() {
+		payload := make([]byte, h.length)
+		if _, err := io.ReadFull(br, payload); err != nil {
+			c.readFailed(err)
+			return false
+		}
+		ws.Cipher(payload, h.mask, 0)
+		switch h.op {
+		case ws.OpPing:
+			c.out.push(ws.OpPong, payload)
+		case ws.OpClose:
+			c.reason.CompareAndSwap(0, uint32(closeClient))
+			c.out.close(echoCloseCode(payload))
+			return false
+		}
+		return true
+	}
+	switch {
+	case h.op == ws.OpContinuation && c.msg == nil:
+		c.protocolError("continuation frame without a message")
+		return false
+	case h.op != ws.OpContinuation && c.msg != nil:
+		c.protocolError("new message before the previous one ended")
+		return false
+	}
+	limit := c.e.cfg.MaxMessageBytes
+	if int64(len(c.msg))+h.length > limit {
+		c.log.Warn().Int64("limit", limit).Msg("message too big")
+		c.e.stats.tooBig.Add(1)
+		c.close(closeTooBig)
+		return false
+	}
+	if h.op != ws.OpContinuation {
+		c.msgOp = h.op
+		c.msg = make([]byte, 0, h.length)
+	}
+	start := len(c.msg)
+	c.msg = append(c.msg, make([]byte, h.length)...)
+	if _, err := io.ReadFull(br, c.msg[start:]); err != nil {
+		c.readFailed(err)
+		return false
+	}
+	ws.Cipher(c.msg[start:], h.mask, 0)
+	if !h.fin {
+		return true
+	}
+	m, err := c.ser.Decode(c.msg, c.msgOp == ws.OpBinary)
+	c.msg = nil
+	if err != nil {
+		c.log.Warn().Err(err).Msg("malformed message; closing")
+		c.e.stats.malformed.Add(1)
+		c.close(closeMalformed)
+		return false
+	}
+	c.msgsIn.Add(1)
+	c.mux.Dispatch(m)
+	return true
+}
+
+func echoCloseCode(payload []byte) uint16 {
+	if len(payload) >= 2 {
+		return uint16(payload[0])<<8 | uint16(payload[1])
+	}
+	return 0
+}
+
+func (c *wsConn) protocolError(what string) {
+	c.log.Warn().Str("error", what).Msg("websocket protocol error; closing")
+	c.e.stats.malformed.Add(1)
+	c.close(closeProtocol)
+}
+
+// readFailed classifies a read error.
+func (c *wsConn) readFailed(err error) {
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		if c.reason.Load() == 0 {
+			c.close(closeIdle)
+		}
+	case errors.Is(err, errUnmasked), errors.Is(err, errReservedBits), errors.Is(err, errBadControl), errors.Is(err, errBadOpcode):
+		c.protocolError(err.Error())
+	default:
+		c.reason.CompareAndSwap(0, uint32(closeClient))
+	}
+}
+
+// idleFor reports whether no frame arrived for longer than d before now.
+func (c *wsConn) idleFor(d time.Duration, now int64) bool {
+	return now-c.lastRead.Load() > int64(d)
+}
+
+// teardown ends the channels, makes sure the socket closes, logs the access
+// line and unregisters the connection. It runs once.
+func (c *wsConn) teardown() {
+	c.doneOnce.Do(func() {
+		c.mux.Close()
+		if r := c.reason.Load(); r == 0 || r == uint32(closeClient) {
+			c.out.close(0)
+		}
+		// The outbox closes the socket after the close frame; bound the wait.
+		time.AfterFunc(time.Second, c.closeConn)
+		r := closeReason(c.reason.Load())
+		info := r.info()
+		c.e.stats.connections.Add(-1)
+		c.e.stats.closed(r)
+		c.log.WithLevel(info.level).
+			Str("vsn", c.ser.Version().String()).
+			Dur("duration", time.Since(c.started)).
+			Str("close_reason", info.label).
+			Uint16("close_code", info.code).
+			Int64("messages_in", c.msgsIn.Load()).
+			Int64("messages_out", c.msgsOut.Load()).
+			Msg("connection closed")
+		c.e.unregister(c)
+	})
+}
