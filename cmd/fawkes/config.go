@@ -28,6 +28,10 @@ type config struct {
 	HeartbeatInterval   time.Duration
 	MaxEventBytes       byteSize
 	MaxPatterns         int
+	Auth                string
+	TokenSalt           string
+	TokenMaxAge         tokenMaxAge
+	JoinPolicy          string
 }
 
 // newFlagSet declares every flag on a FlagSet bound to cfg.
@@ -50,8 +54,13 @@ func newFlagSet(cfg *config, out io.Writer) *flag.FlagSet {
 	cfg.MaxEventBytes = 256 << 10
 	fs.Var(&cfg.MaxEventBytes, "max-event-bytes", "events channel: largest CloudEvent accepted")
 	fs.IntVar(&cfg.MaxPatterns, "max-patterns", 64, "events channel: event type patterns one channel may subscribe")
+	fs.StringVar(&cfg.Auth, "auth", "none", `connect policy: "none" (anonymous), or "phoenix-token" (a Phoenix.Token in the authToken or the "token" param, verified with `+secretKeyBaseEnv+`; its data becomes the socket id)`)
+	fs.StringVar(&cfg.TokenSalt, "token-salt", "user socket", "salt of the Phoenix.Token (the app's Phoenix.Token.sign salt)")
+	cfg.TokenMaxAge = tokenMaxAge(24 * time.Hour)
+	fs.Var(&cfg.TokenMaxAge, "token-max-age", `max age of a Phoenix.Token: a duration, "infinity", or 0 for the age embedded in the token`)
+	fs.StringVar(&cfg.JoinPolicy, "join-policy", "open", `events channel joins: "open", or "token-rooms" (only rooms listed under "rooms" in the token's data)`)
 	fs.Usage = func() {
-		fmt.Fprintf(out, "Usage: fawkes [flags]\n\nEvery flag can also be set as a FAWKES_* environment variable (--idle-timeout is FAWKES_IDLE_TIMEOUT).\n\nFlags:\n")
+		fmt.Fprintf(out, "Usage: fawkes [flags]\n\nEvery flag can also be set as a FAWKES_* environment variable (--idle-timeout is FAWKES_IDLE_TIMEOUT).\n%s holds the Phoenix secret_key_base for --auth phoenix-token (environment only).\n\nFlags:\n", secretKeyBaseEnv)
 		fs.PrintDefaults()
 	}
 	return fs
@@ -114,6 +123,19 @@ func (c *config) validate() error {
 	}
 	if !strings.HasPrefix(c.SocketPath, "/") {
 		errs = append(errs, errors.New("--socket-path must start with /"))
+	}
+	switch c.Auth {
+	case "none", "phoenix-token":
+	default:
+		errs = append(errs, fmt.Errorf("--auth %q: want none or phoenix-token", c.Auth))
+	}
+	switch c.JoinPolicy {
+	case "open", "token-rooms":
+	default:
+		errs = append(errs, fmt.Errorf("--join-policy %q: want open or token-rooms", c.JoinPolicy))
+	}
+	if c.JoinPolicy == "token-rooms" && c.Auth != "phoenix-token" {
+		errs = append(errs, errors.New("--join-policy token-rooms needs --auth phoenix-token"))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -59,7 +59,16 @@ func run(ctx context.Context, cfg *config, log zerolog.Logger) error {
 	if heartbeat == 0 {
 		heartbeat = events.HeartbeatOff
 	}
+	connect, err := connectPolicy(cfg, os.Getenv)
+	if err != nil {
+		return err
+	}
+	authorize, err := joinPolicy(cfg.JoinPolicy)
+	if err != nil {
+		return err
+	}
 	eventsSvc := events.New(events.Config{
+		Authorize:         authorize,
 		HeartbeatInterval: heartbeat,
 		MaxEventBytes:     int(cfg.MaxEventBytes),
 		MaxPatterns:       cfg.MaxPatterns,
@@ -73,7 +82,6 @@ func run(ctx context.Context, cfg *config, log zerolog.Logger) error {
 	}
 	var checkOrigin func(string) bool
 	if cfg.CheckOrigin != "off" {
-		var err error
 		if checkOrigin, err = server.AllowOrigins(strings.Split(cfg.CheckOrigin, ",")); err != nil {
 			return fmt.Errorf("--check-origin: %w", err)
 		}
@@ -81,6 +89,7 @@ func run(ctx context.Context, cfg *config, log zerolog.Logger) error {
 	endpoint := server.New(server.Config{
 		Router:          router,
 		PubSub:          ps,
+		Connect:         connect,
 		CheckOrigin:     checkOrigin,
 		IdleTimeout:     cfg.IdleTimeout,
 		MaxMessageBytes: int64(cfg.MaxMessageBytes),
