@@ -287,9 +287,16 @@ func (x *Mux) remove(s *Socket) {
 	x.pubsub.Unsubscribe(s.topic, s)
 }
 
-// terminate runs the channel's Terminate; its pushes still go out.
+// terminate runs the channel's Terminate; its pushes still go out, unless
+// the connection closed.
 func (x *Mux) terminate(s *Socket, reason Reason) {
-	s.setState(stateClosing)
+	if reason == ReasonClosed {
+		// The connection is gone: nothing more is sent, not even what
+		// Terminate pushes (Phoenix's {:shutdown, :closed}).
+		s.setState(stateClosed)
+	} else {
+		s.setState(stateClosing)
+	}
 	defer s.setState(stateClosed)
 	defer func() {
 		if r := recover(); r != nil {
