@@ -34,6 +34,16 @@ type Filter interface {
 	FilterBroadcast(s *Socket, b *pubsub.Broadcast) bool
 }
 
+// AfterJoiner is implemented by channels that act once joined, like
+// Phoenix's send(self(), :after_join) idiom: AfterJoin runs after the join
+// reply went out and the socket subscribed to its topic, so a state pushed
+// here (presence_state, say) cannot miss a broadcast made meanwhile. It runs
+// on the dispatching goroutine, before the next client message; a panic is
+// handled as in HandleIn.
+type AfterJoiner interface {
+	AfterJoin(s *Socket)
+}
+
 // Inbound is a client message delivered to HandleIn.
 type Inbound struct {
 	Event   string

@@ -225,6 +225,22 @@ func (x *Mux) join(msg protocol.Message, old *Socket) {
 	x.channels[msg.Topic] = s
 	x.pubsub.Subscribe(msg.Topic, s)
 	s.setState(stateJoined)
+	if aj, ok := s.channel.(AfterJoiner); ok {
+		x.afterJoin(s, aj)
+	}
+}
+
+// afterJoin runs the channel's AfterJoin; a panic crashes the channel.
+func (x *Mux) afterJoin(s *Socket, aj AfterJoiner) {
+	defer func() {
+		if r := recover(); r != nil {
+			x.panicked("after_join", s.topic, r)
+			x.remove(s)
+			x.terminate(s, ReasonCrashed)
+			x.sendControl(s.joinRef, s.topic, EventError, payloadCrash)
+		}
+	}()
+	aj.AfterJoin(s)
 }
 
 // callJoin creates the channel and runs its Join, recovering a panic in
