@@ -57,6 +57,7 @@ func (p *poller) watch(c *wsConn) bool {
 	}
 	c.fd = fd
 	p.conns[fd] = c
+	c.out.deadlines.Store(false)
 	return true
 }
 
@@ -83,6 +84,7 @@ func (p *poller) unwatch(c *wsConn) bool {
 	delete(p.conns, c.fd)
 	_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
 	c.fd = -1
+	c.out.deadlines.Store(true)
 	return true
 }
 
@@ -126,19 +128,27 @@ func (p *poller) run(epfd int) {
 	}
 }
 
-// sweep closes watched connections that received nothing for IdleTimeout.
+// sweep closes watched connections that received nothing for IdleTimeout,
+// and aborts those whose write has been stuck for longer than WriteTimeout
+// (they have no deadlines; see outbox.deadlines).
 func (p *poller) sweep(now time.Time) {
-	idle := p.e.cfg.IdleTimeout
-	var expired []*wsConn
+	idle, nanos := p.e.cfg.IdleTimeout, now.UnixNano()
+	var expired, stuck []*wsConn
 	p.mu.Lock()
 	for _, c := range p.conns {
-		if c.idleFor(idle, now.UnixNano()) && c.reason.Load() == 0 && !c.reading.Load() {
+		switch {
+		case c.out.stuck(nanos):
+			stuck = append(stuck, c)
+		case c.idleFor(idle, nanos) && c.reason.Load() == 0:
 			expired = append(expired, c)
 		}
 	}
 	p.mu.Unlock()
 	for _, c := range expired {
 		c.close(closeIdle)
+	}
+	for _, c := range stuck {
+		c.abort(closeWriteError)
 	}
 }
 

@@ -3,6 +3,7 @@ package server
 import (
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -22,6 +23,12 @@ type outbox struct {
 	onWrote      func(frames int)
 	// closeConn closes the socket once the close frame is written.
 	closeConn func()
+
+	// deadlines sets a write deadline per batch. Without it (connections
+	// the poller watches) the poller's sweep aborts a write stuck for longer
+	// than writeTimeout, which spares every connection a runtime timer.
+	deadlines    atomic.Bool
+	writingSince atomic.Int64 // unix nanos when the current write began; 0 when none
 
 	mu      sync.Mutex
 	queue   []outFrame
@@ -108,8 +115,12 @@ func (o *outbox) flush() {
 			off += n
 			sawClose = sawClose || f.op == ws.OpClose
 		}
-		_ = o.conn.SetWriteDeadline(time.Now().Add(o.writeTimeout))
+		if o.deadlines.Load() {
+			_ = o.conn.SetWriteDeadline(time.Now().Add(o.writeTimeout))
+		}
+		o.writingSince.Store(time.Now().UnixNano())
 		_, err := bufs.WriteTo(o.conn)
+		o.writingSince.Store(0)
 		if err != nil {
 			o.mu.Lock()
 			o.closing, o.queue, o.bytes, o.writing = true, nil, 0, false
@@ -128,6 +139,13 @@ func (o *outbox) flush() {
 			return
 		}
 	}
+}
+
+// stuck reports whether a write has been blocked for longer than
+// writeTimeout at now (unix nanos).
+func (o *outbox) stuck(now int64) bool {
+	since := o.writingSince.Load()
+	return since != 0 && now-since > int64(o.writeTimeout)
 }
 
 func headerLen(length int) int {

@@ -36,6 +36,7 @@ type wsConn struct {
 
 	// Reader state, owned by whoever holds reading.
 	reading atomic.Bool
+	source  pollSource
 	scratch [14]byte
 	msg     []byte // the message being assembled from fragments
 	msgOp   ws.OpCode
@@ -64,6 +65,8 @@ func (e *Endpoint) startWebSocket(conn net.Conn, br *bufio.Reader, acc accepted)
 		onWrote:      func(n int) { c.msgsOut.Add(int64(n)) },
 		closeConn:    c.closeConn,
 	}
+	c.out.deadlines.Store(true)
+	c.source.c = c
 	c.mux = channels.NewMux(channels.MuxConfig{
 		Router:      e.cfg.Router,
 		PubSub:      e.cfg.PubSub,
@@ -167,10 +170,10 @@ func (c *wsConn) readReady() {
 		return
 	}
 	br := readerPool.Get().(*bufio.Reader)
-	br.Reset(c.conn)
+	c.source.reads, c.source.deadline = 0, false
+	br.Reset(&c.source)
 	ok := true
 	for ok {
-		_ = c.conn.SetReadDeadline(time.Now().Add(c.e.cfg.IdleTimeout))
 		ok = c.readFrame(br)
 		if br.Buffered() == 0 {
 			break
@@ -178,6 +181,9 @@ func (c *wsConn) readReady() {
 	}
 	br.Reset(nil)
 	readerPool.Put(br)
+	if c.source.deadline {
+		_ = c.conn.SetReadDeadline(time.Time{})
+	}
 	c.reading.Store(false)
 	if !ok {
 		c.unwatch()
@@ -187,6 +193,25 @@ func (c *wsConn) readReady() {
 	if !c.e.poller.rearm(c) {
 		c.teardown()
 	}
+}
+
+// pollSource is what readReady reads the socket through. The first read
+// after the poller saw bytes cannot block, so it needs no deadline; a later
+// one (the rest of a frame) is bounded by the idle timeout. Setting a
+// deadline only then spares idle connections a runtime timer each.
+type pollSource struct {
+	c        *wsConn
+	reads    int
+	deadline bool
+}
+
+func (p *pollSource) Read(b []byte) (int, error) {
+	if p.reads > 0 && !p.deadline {
+		_ = p.c.conn.SetReadDeadline(time.Now().Add(p.c.e.cfg.IdleTimeout))
+		p.deadline = true
+	}
+	p.reads++
+	return p.c.conn.Read(b)
 }
 
 // readFrame reads and handles one frame. It returns false when reading must
