@@ -72,7 +72,7 @@ func isObject(payload []byte) bool {
 func (c *channel) HandleIn(s *channels.Socket, in channels.Inbound) channels.Result {
 	c.lastActivity = c.svc.cfg.Now()
 	if in.Binary {
-		return c.reject(s, reasonPayload(ReasonBinaryNotSupported, "binary frames are not supported on events topics: send JSON"))
+		return c.reject(s, ReasonBinaryNotSupported, reasonPayload(ReasonBinaryNotSupported, "binary frames are not supported on events topics: send JSON"))
 	}
 	switch in.Event {
 	case EventCloudEvent:
@@ -84,7 +84,7 @@ func (c *channel) HandleIn(s *channels.Socket, in channels.Inbound) channels.Res
 	case EventSubscribe, EventUnsubscribe:
 		return c.subscription(s, in.Event, in.Payload)
 	}
-	return c.reject(s, reasonPayload(ReasonUnknownEvent, "unknown event: "+in.Event))
+	return c.reject(s, ReasonUnknownEvent, reasonPayload(ReasonUnknownEvent, "unknown event: "+in.Event))
 }
 
 // cloudEvent forwards a valid event to the other members, or rejects it.
@@ -92,7 +92,7 @@ func (c *channel) cloudEvent(s *channels.Socket, payload []byte) channels.Result
 	ev, err := c.svc.Validate(payload)
 	var invalid *InvalidEventError
 	if errors.As(err, &invalid) {
-		return c.reject(s, invalidEventPayload(invalid))
+		return c.reject(s, ReasonInvalidCloudEvent, invalidEventPayload(invalid))
 	}
 	if err := s.PubSub().Publish(newEventBroadcast(c.topic, ev, s)); err != nil {
 		c.svc.cfg.Logger.Warn().Err(err).Str("topic", c.topic).Msg("cloudevent not published")
@@ -112,7 +112,7 @@ func (c *channel) subscription(s *channels.Socket, event string, payload []byte)
 		}
 	}
 	if msg != "" {
-		return c.reject(s, reasonPayload(ReasonInvalidSubscription, msg))
+		return c.reject(s, ReasonInvalidSubscription, reasonPayload(ReasonInvalidSubscription, msg))
 	}
 	c.setPatterns(next)
 	return channels.Replied(channels.OK(eventTypesPayload(c.patterns)))
@@ -128,9 +128,13 @@ func (c *channel) setPatterns(patterns []string) {
 }
 
 // reject answers a bad client message: an error push, then the error
-// reply, both with payload; the error count goes up.
-func (c *channel) reject(s *channels.Socket, payload []byte) channels.Result {
+// reply, both with payload (whose reason is reason); the error count goes
+// up.
+func (c *channel) reject(s *channels.Socket, reason string, payload []byte) channels.Result {
 	c.errors++
+	if c.svc.cfg.Rejected != nil {
+		c.svc.cfg.Rejected(reason)
+	}
 	_ = s.Push(EventError, payload)
 	return channels.Replied(channels.Error(payload))
 }

@@ -43,6 +43,12 @@ type Config struct {
 	// Logger receives the channel logs (terminate lines at info, refused
 	// joins at debug). Zero means no logging.
 	Logger *zerolog.Logger
+	// Rejected, if set, is called with the reason of every client message
+	// the channel rejects (each one the channel's error count counts), for
+	// metrics: ReasonInvalidCloudEvent, ReasonInvalidSubscription,
+	// ReasonUnknownEvent or ReasonBinaryNotSupported. It runs on the
+	// connection's goroutine and must not block. Zero means none.
+	Rejected func(reason string)
 	// Now returns the current time, for timestamps and durations. Zero means
 	// time.Now.
 	Now func() time.Time

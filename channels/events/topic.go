@@ -26,3 +26,10 @@ func roomOf(topic string) (string, bool) {
 	}
 	return room, true
 }
+
+// ValidRoom reports whether room is a valid room name: 1 to 128 characters
+// of A-Z a-z 0-9 . _ ~ : @ -.
+func ValidRoom(room string) bool {
+	_, ok := roomOf(TopicPrefix + room)
+	return ok
+}

@@ -7,6 +7,7 @@
 package pubsub
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 
@@ -33,6 +34,16 @@ type PubSub interface {
 	// returns once each has had Deliver called (locally). b must not be
 	// modified afterwards.
 	Publish(b *Broadcast) error
+}
+
+// Pinger is implemented by a PubSub that depends on something outside the
+// process, such as a cluster adapter's connection to its broker. Readiness
+// checks call Ping; a PubSub that does not implement it (Local) is always
+// reachable.
+type Pinger interface {
+	// Ping returns nil when the PubSub can publish now. It returns once ctx
+	// ends at the latest.
+	Ping(ctx context.Context) error
 }
 
 var broadcastSeq atomic.Uint64
