@@ -23,8 +23,11 @@ func (c *counter) Send(f protocol.Frame) {
 func (c *counter) Disconnect() {}
 
 // benchRoom tracks under the join payload's "key" with a typical meta and
-// pushes the state.
-type benchRoom struct{ p *presence.Presence }
+// pushes the state, in AfterJoin.
+type benchRoom struct {
+	p   *presence.Presence
+	key string
+}
 
 var benchMeta = json.RawMessage(`{"online_at":1764100000,"device":"browser"}`)
 
@@ -33,11 +36,15 @@ func (r *benchRoom) Join(s *channels.Socket, payload []byte) channels.Reply {
 		Key string `json:"key"`
 	}
 	_ = json.Unmarshal(payload, &jp)
-	if err := r.p.Track(s, jp.Key, benchMeta); err != nil {
-		return channels.Error(nil)
+	r.key = jp.Key
+	return channels.OK(nil)
+}
+
+func (r *benchRoom) AfterJoin(s *channels.Socket) {
+	if err := r.p.Track(s, r.key, benchMeta); err != nil {
+		panic(err)
 	}
 	_ = r.p.PushState(s)
-	return channels.OK(nil)
 }
 
 func (r *benchRoom) HandleIn(s *channels.Socket, in channels.Inbound) channels.Result {

@@ -4,33 +4,33 @@
 //
 // A Presence is shared by every connection of a node. A channel tracks its
 // socket under a key with a JSON object of metadata, and pushes the topic's
-// state to its client after every join:
+// state to its client after every join. Both belong in AfterJoin
+// (channels.AfterJoiner, Phoenix's :after_join), which the Mux runs once
+// the join reply is out and the socket is subscribed to its topic:
 //
-//	func (c *Room) Join(s *channels.Socket, payload []byte) channels.Reply {
+//	func (c *Room) AfterJoin(s *channels.Socket) {
 //		if err := c.presence.Track(s, userID, meta); err != nil { ... }
 //		_ = c.presence.PushState(s) // ["<join_ref>", null, topic, "presence_state", {...}]
-//		return channels.OK(nil)
 //	}
 //
 // Every change (Track, Untrack, Update, and the end of a channel) is
 // broadcast on the topic through the PubSub as
 // [null, null, topic, "presence_diff", {"joins":{...},"leaves":{...}}],
-// encoded once for all subscribers.
+// encoded once for all subscribers. A socket subscribed before PushState
+// cannot miss a change: each is in the state or reaches it as a diff, or
+// both. phoenix.js holds back the diffs that arrive before the state (its
+// own join's among them, as from Phoenix) and applies them after it;
+// applying a join already in the state is harmless, as metas are matched
+// by phx_ref.
 //
 // # Ending a channel
 //
 // A socket's presences must be removed when its channel ends (leave,
 // duplicate join, crash, connection drop). Mount the channel through
 // Presence.Wrap and this happens by itself; otherwise the channel's
-// Terminate must call Presence.UntrackAll, and a Join that tracks and then
-// refuses must call it too.
-//
-// Wrap also closes a window the plain calls leave open: the Mux subscribes
-// a socket to its topic only after Join returns, so a change made by
-// another connection between PushState (inside Join) and that subscription
-// would reach neither the state nor the client. A wrapped channel reports
-// its subscription to the Presence, which hands such diffs to the joining
-// socket itself, exactly once.
+// Terminate must call Presence.UntrackAll (the Mux runs Terminate after a
+// panic in AfterJoin too), and a Join that tracks and then refuses must
+// call it as well.
 //
 // # Cluster
 //

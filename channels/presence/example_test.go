@@ -12,9 +12,12 @@ import (
 )
 
 // Lobby tracks every joiner under the "user" of its join payload and
-// pushes the state. Mounted through Presence.Wrap, it needs no Terminate
-// of its own to untrack.
-type Lobby struct{ presence *presence.Presence }
+// pushes the state, once joined (AfterJoin). Mounted through
+// Presence.Wrap, it needs no Terminate of its own to untrack.
+type Lobby struct {
+	presence *presence.Presence
+	user     string
+}
 
 func (l *Lobby) Join(s *channels.Socket, payload []byte) channels.Reply {
 	var p struct {
@@ -23,11 +26,14 @@ func (l *Lobby) Join(s *channels.Socket, payload []byte) channels.Reply {
 	if err := json.Unmarshal(payload, &p); err != nil || p.User == "" {
 		return channels.Error([]byte(`{"reason":"user required"}`))
 	}
-	if err := l.presence.Track(s, p.User, json.RawMessage(`{"status":"online"}`)); err != nil {
-		return channels.Error(nil)
-	}
-	_ = l.presence.PushState(s) // sent after the join reply
+	l.user = p.User
 	return channels.OK(nil)
+}
+
+// AfterJoin runs once the join reply is out and the socket is subscribed.
+func (l *Lobby) AfterJoin(s *channels.Socket) {
+	_ = l.presence.Track(s, l.user, json.RawMessage(`{"status":"online"}`))
+	_ = l.presence.PushState(s)
 }
 
 func (l *Lobby) HandleIn(*channels.Socket, channels.Inbound) channels.Result {
@@ -64,11 +70,16 @@ func Example() {
 	bob.Close() // the connection drops
 	alice.Close()
 	fmt.Println(string(pr.List("lobby")))
+	// Each joiner gets the diff of its own track before the state, as from
+	// Phoenix; phoenix.js holds it back until the state and finds it there.
+
 	// Output:
 	// alice <- ["1","1","lobby","phx_reply",{"response":{},"status":"ok"}]
+	// alice <- [null,null,"lobby","presence_diff",{"joins":{"alice":{"metas":[{"status":"online","phx_ref":"…"}]}},"leaves":{}}]
 	// alice <- ["1",null,"lobby","presence_state",{"alice":{"metas":[{"status":"online","phx_ref":"…"}]}}]
-	// alice <- [null,null,"lobby","presence_diff",{"joins":{"bob":{"metas":[{"status":"online","phx_ref":"…"}]}},"leaves":{}}]
 	// bob <- ["1","1","lobby","phx_reply",{"response":{},"status":"ok"}]
+	// alice <- [null,null,"lobby","presence_diff",{"joins":{"bob":{"metas":[{"status":"online","phx_ref":"…"}]}},"leaves":{}}]
+	// bob <- [null,null,"lobby","presence_diff",{"joins":{"bob":{"metas":[{"status":"online","phx_ref":"…"}]}},"leaves":{}}]
 	// bob <- ["1",null,"lobby","presence_state",{"alice":{"metas":[{"status":"online","phx_ref":"…"}]},"bob":{"metas":[{"status":"online","phx_ref":"…"}]}}]
 	// alice <- [null,null,"lobby","presence_diff",{"joins":{},"leaves":{"bob":{"metas":[{"status":"online","phx_ref":"…"}]}}}]
 	// {}

@@ -13,49 +13,58 @@ import (
 	"github.com/fawkes-rt/fawkes/protocol"
 )
 
-// room is the test channel. Join payload: {"key": k, "meta": {...}} tracks
-// the socket under k with meta and pushes the state; "notrack": true only
-// pushes the state; "refuse": true tracks, then refuses; "crash": true
-// tracks, then panics. Events: "update" {"meta":...} updates, "untrack"
-// untracks. A manual room (not mounted through Wrap) untracks in its own
-// Terminate.
+// room is the test channel. Join payload: {"key": k, "meta": {...}}
+// tracks the socket under k with meta and pushes the state, in AfterJoin;
+// "notrack": true only pushes the state; "refuse": true tracks in Join,
+// then refuses; "crash": true tracks in Join, then panics; "crash_after":
+// true tracks in AfterJoin, then panics. Events: "update" {"meta":...}
+// updates, "untrack" untracks. A manual room (not mounted through Wrap)
+// untracks in its own Terminate.
 type room struct {
 	p      *presence.Presence
 	manual bool
-	key    string
 	w      *world
+	jp     joinParams
 }
 
 type joinParams struct {
-	Key     string          `json:"key"`
-	Meta    json.RawMessage `json:"meta"`
-	NoTrack bool            `json:"notrack"`
-	Refuse  bool            `json:"refuse"`
-	Crash   bool            `json:"crash"`
+	Key        string          `json:"key"`
+	Meta       json.RawMessage `json:"meta"`
+	NoTrack    bool            `json:"notrack"`
+	Refuse     bool            `json:"refuse"`
+	Crash      bool            `json:"crash"`
+	CrashAfter bool            `json:"crash_after"`
 }
 
 func (r *room) Join(s *channels.Socket, payload []byte) channels.Reply {
-	var jp joinParams
-	if err := json.Unmarshal(payload, &jp); err != nil {
+	if err := json.Unmarshal(payload, &r.jp); err != nil {
 		return channels.Error([]byte(`{"reason":"bad payload"}`))
 	}
 	r.w.joined(s)
-	r.key = jp.Key
-	if !jp.NoTrack {
-		if err := r.p.Track(s, jp.Key, jp.Meta); err != nil {
+	if r.jp.Refuse || r.jp.Crash {
+		if err := r.p.Track(s, r.jp.Key, r.jp.Meta); err != nil {
 			return channels.Error([]byte(fmt.Sprintf(`{"reason":%q}`, err)))
 		}
-	}
-	if jp.Crash {
-		panic("room: crash requested")
-	}
-	if jp.Refuse {
+		if r.jp.Crash {
+			panic("room: crash requested")
+		}
 		return channels.Error([]byte(`{"reason":"refused"}`))
 	}
-	if err := r.p.PushState(s); err != nil {
-		return channels.Error([]byte(`{"reason":"push state"}`))
-	}
 	return channels.OK(nil)
+}
+
+// AfterJoin tracks and pushes the state once the socket is subscribed.
+func (r *room) AfterJoin(s *channels.Socket) {
+	if !r.jp.NoTrack {
+		if err := r.p.Track(s, r.jp.Key, r.jp.Meta); err != nil {
+			_ = s.Push("track_failed", []byte(fmt.Sprintf(`{"reason":%q}`, err)))
+			return
+		}
+	}
+	if r.jp.CrashAfter {
+		panic("room: crash after join requested")
+	}
+	_ = r.p.PushState(s)
 }
 
 func (r *room) HandleIn(s *channels.Socket, in channels.Inbound) channels.Result {
@@ -66,9 +75,9 @@ func (r *room) HandleIn(s *channels.Socket, in channels.Inbound) channels.Result
 			Meta json.RawMessage `json:"meta"`
 		}
 		_ = json.Unmarshal(in.Payload, &v)
-		err = r.p.Update(s, r.key, v.Meta)
+		err = r.p.Update(s, r.jp.Key, v.Meta)
 	case "untrack":
-		err = r.p.Untrack(s, r.key)
+		err = r.p.Untrack(s, r.jp.Key)
 	}
 	if err != nil {
 		return channels.Replied(channels.Error([]byte(fmt.Sprintf(`{"reason":%q}`, err))))

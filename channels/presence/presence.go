@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"sync"
-	"sync/atomic"
 
 	"github.com/fawkes-rt/fawkes/channels"
 	"github.com/fawkes-rt/fawkes/channels/pubsub"
@@ -66,20 +65,17 @@ func (p *Presence) Track(s *channels.Socket, key string, meta json.RawMessage) e
 	}
 	t := p.acquire(s.Topic(), true)
 	defer p.release(t)
-	mb := t.sockets[s]
-	if mb == nil {
-		mb = &member{sock: s}
-		t.sockets[s] = mb
-	}
-	if mb.metas[key] != nil {
+	mine := t.sockets[s]
+	if mine[key] != nil {
 		return ErrAlreadyTracked
 	}
-	if mb.metas == nil {
-		mb.metas = make(map[string]*tracked, 1)
+	if mine == nil {
+		mine = make(map[string]*tracked, 1)
+		t.sockets[s] = mine
 	}
 	m := &tracked{raw: raw, ref: r}
 	t.add(key, m)
-	mb.metas[key] = m
+	mine[key] = m
 	return t.publish(p.ps, diff([]*tracked{m}, nil))
 }
 
@@ -91,15 +87,15 @@ func (p *Presence) Untrack(s *channels.Socket, key string) error {
 		return nil
 	}
 	defer p.release(t)
-	mb := t.sockets[s]
-	if mb == nil || mb.metas[key] == nil {
+	mine := t.sockets[s]
+	m := mine[key]
+	if m == nil {
 		return nil
 	}
-	m := mb.metas[key]
 	t.remove(key, m)
-	delete(mb.metas, key)
-	if len(mb.metas) == 0 && mb.seen == nil {
-		t.drop(mb)
+	delete(mine, key)
+	if len(mine) == 0 {
+		delete(t.sockets, s)
 	}
 	return t.publish(p.ps, diff(nil, []*tracked{m}))
 }
@@ -115,11 +111,11 @@ func (p *Presence) Update(s *channels.Socket, key string, meta json.RawMessage) 
 		return ErrNotTracked
 	}
 	defer p.release(t)
-	mb := t.sockets[s]
-	if mb == nil || mb.metas[key] == nil {
+	mine := t.sockets[s]
+	old := mine[key]
+	if old == nil {
 		return ErrNotTracked
 	}
-	old := mb.metas[key]
 	r := p.refs.next()
 	raw, err := encodeMeta(meta, r, &old.ref)
 	if err != nil {
@@ -127,7 +123,7 @@ func (p *Presence) Update(s *channels.Socket, key string, meta json.RawMessage) 
 	}
 	m := &tracked{raw: raw, ref: r}
 	t.replace(old, m)
-	mb.metas[key] = m
+	mine[key] = m
 	return t.publish(p.ps, diff([]*tracked{m}, []*tracked{old}))
 }
 
@@ -140,16 +136,13 @@ func (p *Presence) UntrackAll(s *channels.Socket) error {
 		return nil
 	}
 	defer p.release(t)
-	mb := t.sockets[s]
-	if mb == nil {
+	mine := t.sockets[s]
+	if len(mine) == 0 {
 		return nil
 	}
-	t.drop(mb)
-	if len(mb.metas) == 0 {
-		return nil
-	}
-	leaves := make([]*tracked, 0, len(mb.metas))
-	for key, m := range mb.metas {
+	delete(t.sockets, s)
+	leaves := make([]*tracked, 0, len(mine))
+	for key, m := range mine {
 		t.remove(key, m)
 		leaves = append(leaves, m)
 	}
@@ -174,32 +167,22 @@ func (p *Presence) List(topic string) json.RawMessage {
 // PushState pushes the state of s's topic to its client:
 // ["<join_ref>", null, topic, "presence_state", {...}]. A channel must call
 // it after every join, rejoin included: phoenix.js holds diffs back until
-// the state for the current join_ref arrives. Calling it from Join is
-// right: the Mux sends it after the join reply.
+// the state for the current join_ref arrives.
+//
+// Call it from the channel's AfterJoin (channels.AfterJoiner), once the
+// socket is subscribed to its topic: every change is then either in the
+// state or in a diff the socket receives. From Join, a change made by
+// another connection before the Mux subscribes the socket would reach the
+// client in neither.
 func (p *Presence) PushState(s *channels.Socket) error {
 	t := p.acquire(s.Topic(), false)
 	if t == nil {
 		return s.Push(EventState, emptyState)
 	}
 	defer p.release(t)
-	if mb := t.sockets[s]; mb != nil && mb.seen != nil && !mb.watching {
-		mb.watching = true
-		t.watchers = append(t.watchers, mb)
-	}
 	// Pushed with the topic locked, so that no diff of a later change can
 	// overtake it; Push copies the state into the frame.
 	return s.Push(EventState, t.encoded())
-}
-
-// observe registers s as reporting its diffs to seen (see Wrap).
-func (p *Presence) observe(s *channels.Socket, seen *atomic.Uint64) {
-	t := p.acquire(s.Topic(), true)
-	defer p.release(t)
-	if mb := t.sockets[s]; mb != nil {
-		mb.seen = seen
-		return
-	}
-	t.sockets[s] = &member{sock: s, seen: seen}
 }
 
 // acquire returns the topic named name, locked, creating it if create is

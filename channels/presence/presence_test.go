@@ -32,16 +32,35 @@ func checkRef(t *testing.T, r any) string {
 	return s
 }
 
+// stateIn returns the payload of the last presence_state in fs.
+func stateIn(t *testing.T, fs []frame) map[string]any {
+	t.Helper()
+	for i := len(fs) - 1; i >= 0; i-- {
+		if fs[i].Event == presence.EventState {
+			return fs[i].Payload
+		}
+	}
+	t.Fatalf("no presence_state in %v", fs)
+	return nil
+}
+
+// TestJoinPushesStateAfterReplyAndBroadcastsDiff checks a join as the
+// room's AfterJoin does it (Track, then PushState): the ok reply, then the
+// diff of the joiner's own track, which it is already subscribed to (as
+// from Phoenix, where it may come first too), then the state with it.
 func TestJoinPushesStateAfterReplyAndBroadcastsDiff(t *testing.T) {
 	w := newWorld(t)
 	alice, bob := w.connect(), w.connect()
 
 	alice.join("room:1", `{"key":"alice","meta":{"name":"Alice"}}`)
 	got := alice.frames()
-	if len(got) != 2 || got[0].Event != "phx_reply" || got[0].Payload["status"] != "ok" {
-		t.Fatalf("alice's join: want the ok reply first, got %v", got)
+	if len(got) != 3 || got[0].Event != "phx_reply" || got[0].Payload["status"] != "ok" {
+		t.Fatalf("alice's join: want the ok reply, her diff and the state, got %v", got)
 	}
-	st := got[1]
+	if got[1].Event != presence.EventDiff || len(metas(got[1].Payload["joins"], "alice")) != 1 {
+		t.Fatalf("want the diff of alice's own join second, got %v", got[1])
+	}
+	st := got[2]
 	if st.Event != presence.EventState || st.JoinRef != `"1"` || st.Ref != "null" || st.Topic != "room:1" {
 		t.Fatalf("want [\"1\",null,\"room:1\",\"presence_state\",...], got %v", st)
 	}
@@ -53,13 +72,13 @@ func TestJoinPushesStateAfterReplyAndBroadcastsDiff(t *testing.T) {
 
 	bob.join("room:1", `{"key":"bob","meta":{"name":"Bob"}}`)
 	got = bob.frames()
-	if len(got) != 2 || got[0].Event != "phx_reply" || got[1].Event != presence.EventState {
-		t.Fatalf("bob's join: want reply then state, got %v", got)
+	if len(got) != 3 || got[0].Event != "phx_reply" || got[1].Event != presence.EventDiff || got[2].Event != presence.EventState {
+		t.Fatalf("bob's join: want reply, diff, state, got %v", got)
 	}
-	if r := refs(metas(got[1].Payload, "alice")); !cmp.Equal(r, []string{aliceRef}) {
+	if r := refs(metas(got[2].Payload, "alice")); !cmp.Equal(r, []string{aliceRef}) {
 		t.Errorf("bob's state has alice %v, want [%s]", r, aliceRef)
 	}
-	bobRef := checkRef(t, metas(got[1].Payload, "bob")[0]["phx_ref"])
+	bobRef := checkRef(t, metas(got[2].Payload, "bob")[0]["phx_ref"])
 
 	got = alice.frames()
 	if len(got) != 1 {
@@ -111,8 +130,8 @@ func TestSameKeyFromTwoSocketsHasTwoMetasInTrackOrder(t *testing.T) {
 	}
 	// tab1 saw tab2's join as a diff for the same key.
 	d := tab1.frames()
-	if len(d) != 3 || d[2].Event != presence.EventDiff || len(metas(d[2].Payload["joins"], "alice")) != 1 {
-		t.Errorf("tab1 got %v; want reply, state, diff joining alice's second meta", d)
+	if len(d) != 4 || d[3].Event != presence.EventDiff || len(metas(d[3].Payload["joins"], "alice")) != 1 {
+		t.Errorf("tab1 got %v; want reply, diff, state, diff joining alice's second meta", d)
 	}
 }
 
@@ -120,7 +139,7 @@ func TestUpdateSendsPrevRefAndOneDiff(t *testing.T) {
 	w := newWorld(t)
 	alice, bob := w.connect(), w.connect()
 	alice.join("room:1", `{"key":"alice","meta":{"status":"online"}}`)
-	oldRef := metas(alice.frames()[1].Payload, "alice")[0]["phx_ref"].(string)
+	oldRef := metas(stateIn(t, alice.frames()), "alice")[0]["phx_ref"].(string)
 	bob.join("room:1", `{"key":"bob"}`)
 	bob.frames()
 	alice.frames()
@@ -223,19 +242,22 @@ func TestDuplicateJoinReplacesPresence(t *testing.T) {
 	alice, bob := w.connect(), w.connect()
 	alice.join("room:1", `{"key":"alice"}`)
 	bob.join("room:1", `{"key":"bob"}`)
-	oldRef := metas(bob.frames()[1].Payload, "bob")[0]["phx_ref"]
+	oldRef := metas(stateIn(t, bob.frames()), "bob")[0]["phx_ref"]
 	alice.frames()
 
 	jr := bob.join("room:1", `{"key":"bob"}`)
 	got := bob.frames()
-	// New reply, phx_close of the old join, new state with the new join_ref.
-	if len(got) != 3 || got[0].Event != "phx_reply" || got[1].Event != channels.EventClose || got[2].Event != presence.EventState {
+	// New reply, phx_close of the old join, then, from AfterJoin, the diff
+	// of the new track and the state with the new join_ref. The old
+	// presence's leave is not among them: the old channel was unsubscribed
+	// before it ended.
+	if len(got) != 4 || got[0].Event != "phx_reply" || got[1].Event != channels.EventClose || got[2].Event != presence.EventDiff || got[3].Event != presence.EventState {
 		t.Fatalf("bob got %v", got)
 	}
-	if got[2].JoinRef != fmt.Sprintf("%q", jr) {
-		t.Errorf("state stamped %s, want the new join_ref %q", got[2].JoinRef, jr)
+	if got[3].JoinRef != fmt.Sprintf("%q", jr) {
+		t.Errorf("state stamped %s, want the new join_ref %q", got[3].JoinRef, jr)
 	}
-	newRefs := refs(metas(got[2].Payload, "bob"))
+	newRefs := refs(metas(got[3].Payload, "bob"))
 	if len(newRefs) != 1 || newRefs[0] == oldRef {
 		t.Errorf("bob in the new state %v, want one new meta (old %v)", newRefs, oldRef)
 	}
@@ -247,22 +269,35 @@ func TestDuplicateJoinReplacesPresence(t *testing.T) {
 }
 
 func TestRefusedOrCrashedJoinUntracks(t *testing.T) {
-	for _, payload := range []string{`{"key":"x","refuse":true}`, `{"key":"x","crash":true}`} {
-		t.Run(payload, func(t *testing.T) {
+	tests := []struct {
+		topic, payload string
+		xGets          []string // events x's client gets
+	}{
+		{"room:1", `{"key":"x","refuse":true}`, []string{"phx_reply"}},
+		{"room:1", `{"key":"x","crash":true}`, []string{"phx_reply"}},
+		{"room:1", `{"key":"x","crash_after":true}`, []string{"phx_reply", presence.EventDiff, channels.EventError}},
+		{"manual:1", `{"key":"x","crash_after":true}`, []string{"phx_reply", presence.EventDiff, channels.EventError}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.topic+tt.payload, func(t *testing.T) {
 			w := newWorld(t)
 			alice, x := w.connect(), w.connect()
-			alice.join("room:1", `{"key":"alice"}`)
+			alice.join(tt.topic, `{"key":"alice"}`)
 			alice.frames()
-			x.join("room:1", payload)
-			if got := x.frames(); len(got) != 1 || got[0].Payload["status"] != "error" {
-				t.Fatalf("x got %v, want an error reply only", got)
+			x.join(tt.topic, tt.payload)
+			var events []string
+			for _, f := range x.frames() {
+				events = append(events, f.Event)
+			}
+			if !cmp.Equal(events, tt.xGets) {
+				t.Fatalf("x got %v, want %v", events, tt.xGets)
 			}
 			got := alice.frames()
 			if len(got) != 2 || len(metas(got[0].Payload["joins"], "x")) != 1 || len(metas(got[1].Payload["leaves"], "x")) != 1 {
 				t.Errorf("alice got %v, want x's join then leave", got)
 			}
-			if _, ok := stateRefs(t, w.p.List("room:1"))["x"]; ok {
-				t.Errorf("x still listed: %s", w.p.List("room:1"))
+			if _, ok := stateRefs(t, w.p.List(tt.topic))["x"]; ok {
+				t.Errorf("x still listed: %s", w.p.List(tt.topic))
 			}
 		})
 	}
@@ -513,9 +548,11 @@ func TestConcurrentTrackUntrack(t *testing.T) {
 // TestConcurrentJoinsConverge joins, updates and drops connections
 // concurrently, then replays what each remaining client received as
 // phoenix.js's Presence does: every client must end with exactly the
-// server's List, and must have been told of each presence once. Diffs made
-// while a socket joins (after its state, before its subscription) must
-// reach it: the case Wrap exists for.
+// server's List, no member lost or left over. Tracking and PushState run
+// in AfterJoin, with the socket subscribed, so a change made by another
+// connection while a socket joins reaches it in the state or as a diff;
+// a presence may be announced in both (phoenix.js matches it by phx_ref),
+// never more.
 func TestConcurrentJoinsConverge(t *testing.T) {
 	for range 8 {
 		w := newWorld(t)
@@ -552,8 +589,8 @@ func TestConcurrentJoinsConverge(t *testing.T) {
 				t.Fatalf("client %d's view differs from List (-List +view):\n%s", i, diff)
 			}
 			for r, k := range maps.All(v.seenRefs) {
-				if k != 1 {
-					t.Fatalf("client %d was told of %s %d times", i, r, k)
+				if k > 2 {
+					t.Fatalf("client %d was told of %s %d times, want once or twice (state and diff)", i, r, k)
 				}
 			}
 		}
@@ -565,6 +602,21 @@ type filteringRoom struct{ room }
 
 func (*filteringRoom) FilterBroadcast(_ *channels.Socket, b *pubsub.Broadcast) bool {
 	return b.Event != "secret"
+}
+
+func TestWrapForwardsOnlyTheInterfacesTheChannelHas(t *testing.T) {
+	w := newWorld(t)
+	plain := w.p.Wrap(func(string) channels.Channel { return &room{p: w.p, w: w} })("room:1")
+	if _, ok := plain.(channels.Filter); ok {
+		t.Errorf("a wrapped channel without a filter is a channels.Filter: the Mux would call it on every broadcast")
+	}
+	filtering := w.p.Wrap(func(string) channels.Channel { return &filteringRoom{room{p: w.p, w: w}} })("room:1")
+	if _, ok := filtering.(channels.Filter); !ok {
+		t.Errorf("a wrapped channel with a filter lost it")
+	}
+	if _, ok := plain.(channels.AfterJoiner); !ok {
+		t.Errorf("a wrapped channel with AfterJoin lost it")
+	}
 }
 
 func TestWrapKeepsTheChannelsFilter(t *testing.T) {

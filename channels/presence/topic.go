@@ -24,8 +24,7 @@ type topic struct {
 	mu          sync.Mutex
 	keys        map[string]*entry
 	first, last *entry
-	sockets     map[*channels.Socket]*member
-	watchers    []*member // joining sockets that may not be subscribed yet; see publish
+	sockets     map[*channels.Socket]map[string]*tracked // what each socket tracks, by key
 	nkeys       int
 	nmetas      int
 	nbytes      int    // encoded keys and metas
@@ -48,21 +47,11 @@ type tracked struct {
 	prev, next *tracked
 }
 
-// member is what one socket tracks on the topic.
-type member struct {
-	sock  *channels.Socket
-	metas map[string]*tracked
-	// seen is the Seq of the last presence_diff the Mux delivered to sock
-	// through the PubSub; nil when the channel is not wrapped (see Wrap).
-	seen     *atomic.Uint64
-	watching bool
-}
-
 func newTopic(name string) *topic {
-	return &topic{name: name, keys: make(map[string]*entry), sockets: make(map[*channels.Socket]*member)}
+	return &topic{name: name, keys: make(map[string]*entry), sockets: make(map[*channels.Socket]map[string]*tracked)}
 }
 
-func (t *topic) empty() bool { return t.first == nil && len(t.sockets) == 0 }
+func (t *topic) empty() bool { return t.first == nil }
 
 // add appends m to key's metas.
 func (t *topic) add(key string, m *tracked) {
@@ -171,23 +160,6 @@ func (t *topic) replace(old, m *tracked) {
 	t.state = nil
 }
 
-// drop forgets mb.
-func (t *topic) drop(mb *member) {
-	delete(t.sockets, mb.sock)
-	if mb.watching {
-		for i, w := range t.watchers {
-			if w == mb {
-				last := len(t.watchers) - 1
-				t.watchers[i] = t.watchers[last]
-				t.watchers[last] = nil
-				t.watchers = t.watchers[:last]
-				break
-			}
-		}
-		mb.watching = false
-	}
-}
-
 // encoded returns the state {"<key>":{"metas":[...]},...}. It is cached
 // until a change other than a new key, which add appends in place (after
 // copying it if List shared it).
@@ -258,29 +230,6 @@ func diff(joins, leaves []*tracked) []byte {
 
 // publish broadcasts a presence_diff on the topic; t.mu is held, so diffs
 // go out in the order the state changed.
-//
-// Then it hands the diff to each watcher that the PubSub did not reach:
-// a socket that got the state (PushState) while its Mux had not yet
-// subscribed it to the topic. Publish delivers synchronously, so a watcher
-// whose seen equals this broadcast's Seq is subscribed and stops watching;
-// any other watcher is not, and gets the very same broadcast directly,
-// exactly once.
 func (t *topic) publish(ps pubsub.PubSub, payload []byte) error {
-	b := pubsub.NewBroadcast(t.name, EventDiff, payload)
-	err := ps.Publish(b)
-	if len(t.watchers) == 0 {
-		return err
-	}
-	keep := t.watchers[:0]
-	for _, mb := range t.watchers {
-		if mb.seen.Load() == b.Seq() {
-			mb.watching = false
-			continue
-		}
-		mb.sock.Deliver(b)
-		keep = append(keep, mb)
-	}
-	clear(t.watchers[len(keep):])
-	t.watchers = keep
-	return err
+	return ps.Publish(pubsub.NewBroadcast(t.name, EventDiff, payload))
 }
