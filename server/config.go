@@ -62,8 +62,16 @@ type Config struct {
 	// by New (tokens are then valid on this process only, which is where the
 	// sessions live anyway).
 	LongPollKey []byte
-	// Logger receives the endpoint's logs. Nil means no logging.
+	// Logger receives the endpoint's logs. Nil means no logging. Repeated
+	// warnings (malformed messages, refused origins, ...) are rate-limited
+	// per message: lograte.DefaultBurst per lograte.DefaultInterval, then
+	// one line with the count suppressed.
 	Logger *zerolog.Logger
+	// Hooks observe every connection's Mux (joins with their latency,
+	// channel ends, stale drops), after the endpoint's own Stats count them;
+	// for metrics. They run on connection goroutines and must not block.
+	// Zero means none.
+	Hooks channels.Hooks
 }
 
 func (c *Config) withDefaults() Config {

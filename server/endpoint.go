@@ -12,6 +12,7 @@ import (
 
 	"github.com/fawkes-rt/fawkes/channels"
 	"github.com/fawkes-rt/fawkes/channels/pubsub"
+	"github.com/fawkes-rt/fawkes/server/internal/lograte"
 )
 
 // Endpoint is the Phoenix socket endpoint, an http.Handler. Mount it under
@@ -26,6 +27,8 @@ type Endpoint struct {
 	log   zerolog.Logger
 	hooks channels.Hooks
 	stats Stats
+	// warnings rate-limits the warnings clients can cause (see warn).
+	warnings lograte.Limiter
 
 	draining atomic.Bool
 	mu       sync.Mutex
@@ -41,7 +44,7 @@ func New(cfg Config) *Endpoint {
 	e.sessions = newLPSessions(e)
 	e.poller = newPoller(e)
 	e.log = *e.cfg.Logger
-	e.hooks = e.stats.hooks()
+	e.hooks = e.stats.hooks(e.cfg.Hooks)
 	return e
 }
 

@@ -19,6 +19,47 @@ type Stats struct {
 	staleDrops  atomic.Int64
 	lpSessions  atomic.Int64
 	closes      [closeWriteError + 1]atomic.Int64
+	msgsIn      [numTransports]atomic.Int64
+	msgsOut     [numTransports]atomic.Int64
+}
+
+// Transport indexes of the per-transport counters.
+const (
+	transportWebSocket = iota
+	transportLongPoll
+	numTransports
+)
+
+var transportNames = [numTransports]string{"websocket", "longpoll"}
+
+func transportIndex(name string) (int, bool) {
+	for i, n := range transportNames {
+		if n == name {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// Messages returns how many messages connections of transport ("websocket"
+// or "longpoll") received from clients (decoded, malformed ones excluded)
+// and sent to them (frames written or handed to a poll).
+func (s *Stats) Messages(transport string) (in, out int64) {
+	i, ok := transportIndex(transport)
+	if !ok {
+		return 0, 0
+	}
+	return s.msgsIn[i].Load(), s.msgsOut[i].Load()
+}
+
+// CloseReasons returns every close reason label Closed may report, for
+// metrics that want each series from the start.
+func CloseReasons() []string {
+	out := make([]string, 0, closeWriteError)
+	for r := closeClient; r <= closeWriteError; r++ {
+		out = append(out, r.String())
+	}
+	return out
 }
 
 // Connections returns the number of open WebSocket connections.
@@ -61,14 +102,25 @@ func (s *Stats) closed(r closeReason) {
 	}
 }
 
-func (s *Stats) hooks() channels.Hooks {
+// hooks returns the Mux hooks that count joins and drops, then call
+// user's.
+func (s *Stats) hooks(user channels.Hooks) channels.Hooks {
 	return channels.Hooks{
-		Joined: func(_, status string, _ time.Duration) {
+		Joined: func(topic, status string, took time.Duration) {
 			s.joins.Add(1)
 			if status == "ok" {
 				s.joinsOK.Add(1)
 			}
+			if user.Joined != nil {
+				user.Joined(topic, status, took)
+			}
 		},
-		Dropped: func(_, _ string) { s.staleDrops.Add(1) },
+		Terminated: user.Terminated,
+		Dropped: func(topic, event string) {
+			s.staleDrops.Add(1)
+			if user.Dropped != nil {
+				user.Dropped(topic, event)
+			}
+		},
 	}
 }

@@ -94,7 +94,7 @@ func (e *Endpoint) accept(r *http.Request, transport, authToken string, hasToken
 	}
 	if origin := r.Header.Get("Origin"); origin != "" && e.cfg.CheckOrigin != nil && !e.cfg.CheckOrigin(origin) {
 		e.stats.refused.Add(1)
-		e.log.Warn().Str("origin", origin).Str("transport", transport).Msg("origin refused")
+		e.warn(&e.log, "origin refused").Str("origin", origin).Str("transport", transport).Msg("origin refused")
 		return accepted{}, http.StatusForbidden
 	}
 	params := queryParams(r.URL.Query())

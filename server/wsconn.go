@@ -62,7 +62,7 @@ func (e *Endpoint) startWebSocket(conn net.Conn, br *bufio.Reader, acc accepted)
 		writeTimeout: e.cfg.WriteTimeout,
 		onOverflow:   func() { c.abort(closeSlow) },
 		onWriteError: func(error) { c.abort(closeWriteError) },
-		onWrote:      func(n int) { c.msgsOut.Add(int64(n)) },
+		onWrote:      c.wrote,
 		closeConn:    c.closeConn,
 	}
 	c.out.deadlines.Store(true)
@@ -250,7 +250,7 @@ func (c *wsConn) readFrame(br *bufio.Reader) bool {
 	}
 	limit := c.e.cfg.MaxMessageBytes
 	if int64(len(c.msg))+h.length > limit {
-		c.log.Warn().Int64("limit", limit).Msg("message too big")
+		c.e.warn(&c.log, "message too big").Int64("limit", limit).Msg("message too big")
 		c.e.stats.tooBig.Add(1)
 		c.close(closeTooBig)
 		return false
@@ -272,12 +272,13 @@ func (c *wsConn) readFrame(br *bufio.Reader) bool {
 	m, err := c.ser.Decode(c.msg, c.msgOp == ws.OpBinary)
 	c.msg = nil
 	if err != nil {
-		c.log.Warn().Err(err).Msg("malformed message; closing")
+		c.e.warn(&c.log, "malformed message; closing").Err(err).Msg("malformed message; closing")
 		c.e.stats.malformed.Add(1)
 		c.close(closeMalformed)
 		return false
 	}
 	c.msgsIn.Add(1)
+	c.e.stats.msgsIn[transportWebSocket].Add(1)
 	c.mux.Dispatch(m)
 	return true
 }
@@ -290,7 +291,7 @@ func echoCloseCode(payload []byte) uint16 {
 }
 
 func (c *wsConn) protocolError(what string) {
-	c.log.Warn().Str("error", what).Msg("websocket protocol error; closing")
+	c.e.warn(&c.log, "websocket protocol error; closing").Str("error", what).Msg("websocket protocol error; closing")
 	c.e.stats.malformed.Add(1)
 	c.close(closeProtocol)
 }
