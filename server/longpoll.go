@@ -23,6 +23,7 @@ const maxLongPollBatch = 100
 func (e *Endpoint) serveLongPoll(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Cache-Control", "no-store") // on every answer, errors and preflights too
 	switch r.Method {
 	case http.MethodOptions:
 		h.Set("Access-Control-Allow-Headers", r.Header.Get("Access-Control-Request-Headers"))

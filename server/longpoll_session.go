@@ -100,12 +100,19 @@ type lpSession struct {
 	reason   closeReason
 	msgsIn   int64
 	msgsOut  int64
+
+	ready chan struct{} // closed once startSession has set every field
 }
 
 func (e *Endpoint) startSession(acc accepted) *lpSession {
-	s := &lpSession{e: e, id: newSessionID(), ser: acc.ser, started: time.Now(), lastPoll: time.Now(), wake: make(chan struct{})}
+	s := &lpSession{e: e, id: newSessionID(), ser: acc.ser, started: time.Now(), lastPoll: time.Now(), wake: make(chan struct{}), ready: make(chan struct{})}
 	s.token = e.sessions.token(s.id)
 	s.log = e.log.With().Str("transport", "longpoll").Str("socket_id", acc.result.ID).Logger()
+	// A "disconnect" broadcast can end the session as soon as the Mux
+	// subscribes to the socket id; finish waits for ready, so it sees every
+	// field set and the session registered.
+	s.expiry = time.AfterFunc(s.idleLimit(), s.checkExpiry)
+	e.stats.lpSessions.Add(1)
 	s.mux = channels.NewMux(channels.MuxConfig{
 		Router:      e.cfg.Router,
 		PubSub:      e.cfg.PubSub,
@@ -116,13 +123,15 @@ func (e *Endpoint) startSession(acc accepted) *lpSession {
 		Logger:      &s.log,
 		Hooks:       e.hooks,
 	})
-	if !e.register(s) {
-		s.mux.Close()
+	ok := e.register(s)
+	if ok {
+		e.sessions.add(s)
+	}
+	close(s.ready)
+	if !ok {
+		s.end(closeShutdown)
 		return nil
 	}
-	e.sessions.add(s)
-	e.stats.lpSessions.Add(1)
-	s.expiry = time.AfterFunc(s.idleLimit(), s.checkExpiry)
 	return s
 }
 
@@ -130,6 +139,7 @@ func (e *Endpoint) startSession(acc accepted) *lpSession {
 func (s *lpSession) idleLimit() time.Duration { return s.e.cfg.LongPollWindow * 3 / 2 }
 
 func (s *lpSession) checkExpiry() {
+	<-s.ready
 	s.mu.Lock()
 	left := s.idleLimit() - time.Since(s.lastPoll)
 	busy := s.polls > 0
@@ -155,7 +165,7 @@ func (s *lpSession) Send(f protocol.Frame) {
 	}
 	if s.bytes+len(f.Data) > s.e.cfg.OutboxBytes {
 		s.mu.Unlock()
-		s.end(closeSlow)
+		s.endSoon(closeSlow)
 		return
 	}
 	s.queue = append(s.queue, string(f.Data))
@@ -170,7 +180,7 @@ func (s *lpSession) wakeLocked() {
 }
 
 // Disconnect implements channels.Transport.
-func (s *lpSession) Disconnect() { s.end(closeDisconnect) }
+func (s *lpSession) Disconnect() { s.endSoon(closeDisconnect) }
 
 func (s *lpSession) shutdown() { s.end(closeShutdown) }
 
@@ -215,17 +225,42 @@ func (s *lpSession) poll(done <-chan struct{}) (frames []string, ok bool) {
 }
 
 // end terminates the session's channels and forgets it; the next request
-// with its token gets a new session (GET) or 410 (POST).
+// with its token gets a new session (GET) or 410 (POST). It closes the Mux,
+// so it must not run where the Mux, a channel's Socket or the PubSub holds
+// a lock: Send and Disconnect use endSoon.
 func (s *lpSession) end(r closeReason) {
+	if s.markEnded(r) {
+		s.finish(r)
+	}
+}
+
+// endSoon ends the session at once for requests and ends its channels on
+// another goroutine: it is called with Mux, Socket or PubSub locks held
+// (Send from Dispatch or Deliver, Disconnect from Publish), which closing
+// the Mux would take again.
+func (s *lpSession) endSoon(r closeReason) {
+	if s.markEnded(r) {
+		go s.finish(r)
+	}
+}
+
+// markEnded marks the session ended and wakes its GETs; it reports whether
+// this call did it.
+func (s *lpSession) markEnded(r closeReason) bool {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.ended {
-		s.mu.Unlock()
-		return
+		return false
 	}
 	s.ended, s.reason = true, r
 	s.queue, s.bytes = nil, 0
 	s.wakeLocked()
-	s.mu.Unlock()
+	return true
+}
+
+// finish ends the channels, counts and logs the close, and unregisters.
+func (s *lpSession) finish(r closeReason) {
+	<-s.ready
 	s.expiry.Stop()
 	s.e.sessions.remove(s)
 	s.mux.Close()

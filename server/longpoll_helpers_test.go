@@ -1,0 +1,546 @@
+package server_test
+
+// LongPoll test helpers: a real endpoint on a loopback port and plain
+// net/http requests, as phoenix.js makes them. Every name here starts with
+// "lp" so that it cannot collide with the WebSocket harness of this package.
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/fawkes-rt/fawkes/channels"
+	"github.com/fawkes-rt/fawkes/channels/conformance"
+	"github.com/fawkes-rt/fawkes/protocol"
+	"github.com/fawkes-rt/fawkes/server"
+)
+
+// lpTimeout bounds every wait of these tests. A passing test never waits
+// for it; the race detector on two busy cores is slow.
+const lpTimeout = 15 * time.Second
+
+// lpTokenChars is what a session token may contain: safe unescaped in a URL
+// query and in a header.
+var lpTokenChars = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+
+// lpServer is an Endpoint mounted at /socket/ on a loopback port.
+type lpServer struct {
+	*server.Endpoint
+	hs    *httptest.Server
+	url   string // http://127.0.0.1:port/socket/longpoll
+	wsURL string // ws://127.0.0.1:port/socket/websocket
+}
+
+// lpStart starts an endpoint for cfg, with lpRouter(nil) when cfg.Router is
+// nil and a 2 s window when cfg.LongPollWindow is zero. The test's cleanup
+// shuts it down; register cleanups that unblock channels after calling
+// lpStart, so that they run first.
+func lpStart(t *testing.T, cfg server.Config) *lpServer {
+	t.Helper()
+	if cfg.Router == nil {
+		cfg.Router = lpRouter(nil)
+	}
+	if cfg.LongPollWindow == 0 {
+		cfg.LongPollWindow = 2 * time.Second
+	}
+	e := server.New(cfg)
+	mux := http.NewServeMux()
+	mux.Handle("/socket/", e)
+	hs := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), lpTimeout)
+		defer cancel()
+		if err := e.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		hs.Close() // also closes hs.Client()'s idle connections
+	})
+	return &lpServer{
+		Endpoint: e,
+		hs:       hs,
+		url:      hs.URL + "/socket/longpoll",
+		wsURL:    "ws" + strings.TrimPrefix(hs.URL, "http") + "/socket/websocket",
+	}
+}
+
+// lpRouter routes "conformance:*" to the conformance channel and the
+// topics of lpChannel; terminated, if not nil, receives "topic reason" from
+// every lpChannel's Terminate.
+func lpRouter(terminated chan<- string) *channels.Router {
+	r := channels.NewRouter()
+	r.Handle("conformance:*", conformance.New)
+	r.Handle("lp:*", func(string) channels.Channel { return &lpChannel{terminated: terminated} })
+	return r
+}
+
+// lpChannel answers a binary push with a JSON reply describing it (so a
+// test can prove a base64 ndjson line was decoded), echoes "echo", and
+// reports Terminate.
+type lpChannel struct {
+	terminated chan<- string
+}
+
+func (*lpChannel) Join(*channels.Socket, []byte) channels.Reply { return channels.OK(nil) }
+
+func (*lpChannel) HandleIn(_ *channels.Socket, in channels.Inbound) channels.Result {
+	if in.Binary {
+		resp, _ := json.Marshal(map[string]any{"binary_event": in.Event, "hex": fmt.Sprintf("%x", in.Payload)})
+		return channels.Replied(channels.OK(resp))
+	}
+	if in.Event == "echo" {
+		return channels.Replied(channels.OK(in.Payload))
+	}
+	return channels.Replied(channels.Error([]byte(`{"reason":"unknown event"}`)))
+}
+
+func (c *lpChannel) Terminate(s *channels.Socket, r channels.Reason) {
+	if c.terminated != nil {
+		select {
+		case c.terminated <- s.Topic() + " " + r.String():
+		default: // nobody listens for more
+		}
+	}
+}
+
+// lpBlockChannel's HandleIn blocks until release is closed.
+type lpBlockChannel struct{ release <-chan struct{} }
+
+func (*lpBlockChannel) Join(*channels.Socket, []byte) channels.Reply { return channels.OK(nil) }
+
+func (c *lpBlockChannel) HandleIn(*channels.Socket, channels.Inbound) channels.Result {
+	<-c.release
+	return channels.Replied(channels.OK(nil))
+}
+
+func (*lpBlockChannel) Terminate(*channels.Socket, channels.Reason) {}
+
+// lpResponse is one LongPoll answer.
+type lpResponse struct {
+	httpStatus int
+	header     http.Header
+	body       []byte
+	elapsed    time.Duration
+
+	// The JSON body, when there is one.
+	keys     map[string]json.RawMessage
+	status   int
+	token    string
+	messages []string
+}
+
+func (r *lpResponse) String() string {
+	return fmt.Sprintf("HTTP %d %s", r.httpStatus, r.body)
+}
+
+// do makes one request to the LongPoll path. query is the raw query
+// string; header may be nil. It checks the headers every answer carries.
+func (srv *lpServer) do(t *testing.T, method, query string, header http.Header, body []byte) *lpResponse {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), lpTimeout)
+	defer cancel()
+	u := srv.url
+	if query != "" {
+		u += "?" + query
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body == nil {
+		req.Body = nil
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	start := time.Now()
+	resp, err := srv.hs.Client().Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, u, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: reading body: %v", method, u, err)
+	}
+	r := &lpResponse{httpStatus: resp.StatusCode, header: resp.Header, body: b, elapsed: time.Since(start)}
+	if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "*" {
+		t.Errorf("%s: access-control-allow-origin = %q, want *", r, got)
+	}
+	if got := resp.Header.Get("Cache-Control"); got != "no-store" {
+		t.Errorf("%s: cache-control = %q, want no-store", r, got)
+	}
+	if len(b) == 0 || resp.StatusCode != http.StatusOK {
+		return r
+	}
+	if got := resp.Header.Get("Content-Type"); got != "application/json; charset=utf-8" {
+		t.Errorf("%s: content-type = %q, want application/json; charset=utf-8", r, got)
+	}
+	if err := json.Unmarshal(b, &r.keys); err != nil {
+		t.Fatalf("%s: body is not a JSON object: %v", r, err)
+	}
+	for k, v := range r.keys {
+		var err error
+		switch k {
+		case "status":
+			err = json.Unmarshal(v, &r.status)
+		case "token":
+			err = json.Unmarshal(v, &r.token)
+		case "messages":
+			err = json.Unmarshal(v, &r.messages) // an array of strings, nothing else
+		default:
+			err = errors.New("unexpected key")
+		}
+		if err != nil {
+			t.Fatalf("%s: key %q: %v", r, k, err)
+		}
+	}
+	return r
+}
+
+// expectStatus fails unless r is HTTP 200 whose body has exactly the given
+// status and the keys listed (of "token" and "messages").
+func (r *lpResponse) expectStatus(t *testing.T, status int, keys ...string) {
+	t.Helper()
+	if r.httpStatus != http.StatusOK {
+		t.Fatalf("%s: want HTTP 200 with status %d", r, status)
+	}
+	if r.status != status {
+		t.Fatalf("%s: want status %d", r, status)
+	}
+	want := append([]string{"status"}, keys...)
+	if len(r.keys) != len(want) {
+		t.Fatalf("%s: want exactly the keys %v", r, want)
+	}
+	for _, k := range want {
+		if _, ok := r.keys[k]; !ok {
+			t.Fatalf("%s: want exactly the keys %v", r, want)
+		}
+	}
+}
+
+// lpClient is one LongPoll session, as phoenix.js HEAD holds it: the token
+// goes in the X-Phoenix-Longpoll-Token header.
+type lpClient struct {
+	t     *testing.T
+	srv   *lpServer
+	query string // repeated on every request, as phoenix.js does
+	token string
+	ser   protocol.Serializer
+
+	pending []string // messages received but not yet expected
+}
+
+// connect opens a V2 session.
+func (srv *lpServer) connect(t *testing.T) *lpClient {
+	t.Helper()
+	return srv.connectQuery(t, "vsn=2.0.0", protocol.V2JSON)
+}
+
+// connectQuery opens a session with query (which sets the vsn ser speaks)
+// and expects {"status":410,"token":..,"messages":[]}.
+func (srv *lpServer) connectQuery(t *testing.T, query string, ser protocol.Serializer) *lpClient {
+	t.Helper()
+	r := srv.do(t, http.MethodGet, query, nil, nil)
+	r.expectStatus(t, http.StatusGone, "token", "messages")
+	if len(r.messages) != 0 || !lpTokenChars.MatchString(r.token) {
+		t.Fatalf("%s: want a URL- and header-safe token and no messages", r)
+	}
+	return &lpClient{t: t, srv: srv, query: query, token: r.token, ser: ser}
+}
+
+func (c *lpClient) header() http.Header {
+	return http.Header{"X-Phoenix-Longpoll-Token": {c.token}}
+}
+
+// get polls once.
+func (c *lpClient) get() *lpResponse {
+	c.t.Helper()
+	return c.srv.do(c.t, http.MethodGet, c.query, c.header(), nil)
+}
+
+// post sends body with contentType ("" sends none).
+func (c *lpClient) post(contentType string, body string) *lpResponse {
+	c.t.Helper()
+	h := c.header()
+	if contentType != "" {
+		h.Set("Content-Type", contentType)
+	}
+	return c.srv.do(c.t, http.MethodPost, c.query, h, []byte(body))
+}
+
+// send posts lines as one application/x-ndjson batch and expects
+// {"status":200}.
+func (c *lpClient) send(lines ...string) {
+	c.t.Helper()
+	r := c.post("application/x-ndjson", strings.Join(lines, "\n"))
+	r.expectStatus(c.t, http.StatusOK)
+}
+
+// join joins topic with join_ref == ref, as phoenix.js does, and expects
+// the ok reply.
+func (c *lpClient) join(ref, topic string) {
+	c.t.Helper()
+	c.send(lpMsg(ref, ref, topic, channels.EventJoin, `{}`))
+	c.expect(lpReply(ref, ref, topic, "ok", `{}`))
+}
+
+// poll returns the next n messages, polling as often as needed.
+func (c *lpClient) poll(n int) []string {
+	c.t.Helper()
+	deadline := time.Now().Add(lpTimeout)
+	for len(c.pending) < n {
+		if time.Now().After(deadline) {
+			c.t.Fatalf("got %d messages %q within %v, want %d", len(c.pending), c.pending, lpTimeout, n)
+		}
+		r := c.get()
+		switch {
+		case r.status == http.StatusOK:
+			r.expectStatus(c.t, http.StatusOK, "token", "messages")
+		case r.status == http.StatusNoContent:
+			r.expectStatus(c.t, http.StatusNoContent, "token", "messages")
+		default:
+			c.t.Fatalf("poll: %s", r)
+		}
+		if r.token != c.token {
+			c.t.Fatalf("poll: token changed from %q: %s", c.token, r)
+		}
+		c.pending = append(c.pending, r.messages...)
+	}
+	out := c.pending[:n:n]
+	c.pending = c.pending[n:]
+	return out
+}
+
+// expect polls for len(want) messages and compares them, in order, with
+// the frames want (see lpReply, lpPush, lpBroadcast) as JSON values: key
+// order does not matter, a ref's JSON type does.
+func (c *lpClient) expect(want ...protocol.Message) {
+	c.t.Helper()
+	got := c.poll(len(want))
+	for i := range want {
+		lpCompare(c.t, c.ser, got[i], want[i])
+	}
+}
+
+// expectGone polls and expects the session to be gone: the answer is a new
+// session, {"status":410} with a different token. It returns that session.
+func (c *lpClient) expectGone() *lpClient {
+	c.t.Helper()
+	r := c.get()
+	r.expectStatus(c.t, http.StatusGone, "token", "messages")
+	if r.token == c.token || len(r.messages) != 0 {
+		c.t.Fatalf("%s: want a new session (old token %q)", r, c.token)
+	}
+	return &lpClient{t: c.t, srv: c.srv, query: c.query, token: r.token, ser: c.ser}
+}
+
+// lpCompare compares a LongPoll message with the text frame ser makes of
+// want, as JSON values.
+func lpCompare(t *testing.T, ser protocol.Serializer, got string, want protocol.Message) {
+	t.Helper()
+	f, err := protocol.Encode(ser, &want)
+	if err != nil || f.Binary {
+		t.Fatalf("encoding %+v: %v (binary %v)", want, err, f.Binary)
+	}
+	var g, w any
+	if err := json.Unmarshal([]byte(got), &g); err != nil {
+		t.Fatalf("message %q is not JSON: %v", got, err)
+	}
+	if err := json.Unmarshal(f.Data, &w); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(w, g); diff != "" {
+		t.Fatalf("message %s differs from frame %s (-want +got):\n%s", got, f.Data, diff)
+	}
+}
+
+// lpRef is a string ref, or null for "".
+func lpRef(s string) protocol.Ref {
+	if s == "" {
+		return protocol.Ref{}
+	}
+	return protocol.StringRef(s)
+}
+
+// lpMsg is a V2 JSON client message; "" refs are null.
+func lpMsg(joinRef, ref, topic, event, payload string) string {
+	b, err := json.Marshal([]any{lpNull(joinRef), lpNull(ref), topic, event, json.RawMessage(payload)})
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+func lpNull(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// lpReply is the reply frame [joinRef, ref, topic, "phx_reply", {status, response}].
+func lpReply(joinRef, ref, topic, status, response string) protocol.Message {
+	return protocol.Message{Kind: protocol.Reply, JoinRef: lpRef(joinRef), Ref: lpRef(ref), Topic: topic, Event: protocol.EventReply, Status: status, Payload: []byte(response)}
+}
+
+// lpPush is the push frame [joinRef, null, topic, event, payload].
+func lpPush(joinRef, topic, event, payload string) protocol.Message {
+	return protocol.Message{Kind: protocol.Push, JoinRef: lpRef(joinRef), Topic: topic, Event: event, Payload: []byte(payload)}
+}
+
+// lpControl is phx_close or phx_error, whose ref is the join_ref.
+func lpControl(joinRef, topic, event, payload string) protocol.Message {
+	return protocol.Message{Kind: protocol.Push, JoinRef: lpRef(joinRef), Ref: lpRef(joinRef), Topic: topic, Event: event, Payload: []byte(payload)}
+}
+
+// lpBroadcast is the broadcast frame [null, null, topic, event, payload].
+func lpBroadcast(topic, event, payload string) protocol.Message {
+	return protocol.Message{Kind: protocol.Broadcast, Topic: topic, Event: event, Payload: []byte(payload)}
+}
+
+// lpBinaryPush is a client's V2 binary kind-0 frame, standard base64 with
+// padding, as phoenix.js puts it on an ndjson line.
+func lpBinaryPush(joinRef, ref, topic, event string, payload []byte) string {
+	b := []byte{0, byte(len(joinRef)), byte(len(ref)), byte(len(topic)), byte(len(event))}
+	b = append(b, joinRef+ref+topic+event...)
+	b = append(b, payload...)
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// lpCheckFor polls f until it returns nil, and fails the test with f's last
+// error after total.
+func lpCheckFor(t *testing.T, total time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(total)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %v", total, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// lpWithin runs f in a goroutine and fails the test if it does not return
+// within lpTimeout (a deadlock would otherwise hang the whole run).
+func lpWithin(t *testing.T, what string, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	select {
+	case <-done:
+	case <-time.After(lpTimeout):
+		t.Fatalf("%s did not return within %v", what, lpTimeout)
+	}
+}
+
+// asyncGet polls in a goroutine; wait returns the answer.
+func (c *lpClient) asyncGet() (wait func() *lpResponse) {
+	ch := make(chan *lpResponse, 1)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		ch <- c.srv.do(c.t, http.MethodGet, c.query, c.header(), nil)
+	}()
+	c.t.Cleanup(wg.Wait)
+	return func() *lpResponse {
+		c.t.Helper()
+		select {
+		case r := <-ch:
+			return r
+		case <-time.After(lpTimeout):
+			c.t.Fatalf("GET did not return within %v", lpTimeout)
+			return nil
+		}
+	}
+}
+
+// lpWS is a WebSocket client (gobwas/ws) speaking V2 JSON.
+type lpWS struct {
+	t    *testing.T
+	conn interface {
+		io.ReadWriteCloser
+		SetReadDeadline(time.Time) error
+	}
+	r io.Reader
+}
+
+func (srv *lpServer) dialWS(t *testing.T) *lpWS {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), lpTimeout)
+	defer cancel()
+	conn, br, _, err := ws.Dial(ctx, srv.wsURL+"?vsn=2.0.0")
+	if err != nil {
+		t.Fatalf("dial %s: %v", srv.wsURL, err)
+	}
+	c := &lpWS{t: t, conn: conn, r: conn}
+	if br != nil {
+		c.r = br
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return c
+}
+
+func (c *lpWS) send(msg string) {
+	c.t.Helper()
+	if err := wsutil.WriteClientText(c.conn, []byte(msg)); err != nil {
+		c.t.Fatalf("websocket write: %v", err)
+	}
+}
+
+// next returns the next text frame.
+func (c *lpWS) next() string {
+	c.t.Helper()
+	_ = c.conn.SetReadDeadline(time.Now().Add(lpTimeout))
+	for {
+		msgs, err := wsutil.ReadServerMessage(c.r, nil)
+		if err != nil {
+			c.t.Fatalf("websocket read: %v", err)
+		}
+		for _, m := range msgs {
+			if m.OpCode == ws.OpText {
+				return string(m.Payload)
+			}
+		}
+	}
+}
+
+// lpCorrupt changes the character at i of s into another token character.
+func lpCorrupt(s string, i int) string {
+	c := byte('A')
+	if s[i] == 'A' {
+		c = 'B'
+	}
+	return s[:i] + string(c) + s[i+1:]
+}
+
+// lpLines returns n lines made by f(1..n).
+func lpLines(n int, f func(i int) string) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = f(i + 1)
+	}
+	return out
+}
