@@ -103,7 +103,6 @@ func NewMux(cfg MuxConfig) *Mux {
 		maxChannels: cfg.MaxChannels,
 		hooks:       cfg.Hooks,
 		log:         zerolog.Nop(),
-		channels:    make(map[string]*Socket),
 	}
 	if x.pubsub == nil {
 		x.pubsub = pubsub.NewLocal()
@@ -123,6 +122,9 @@ func NewMux(cfg MuxConfig) *Mux {
 	}
 	return x
 }
+
+// Conn returns the connection's description.
+func (x *Mux) Conn() *Conn { return &x.conn }
 
 // Serializer returns the connection's serializer.
 func (x *Mux) Serializer() protocol.Serializer { return x.ser }
@@ -162,7 +164,7 @@ func (x *Mux) Dispatch(msg protocol.Message) {
 		if x.hooks.Dropped != nil {
 			x.hooks.Dropped(msg.Topic, msg.Event)
 		}
-		x.log.Debug().Str("topic", msg.Topic).Str("event", msg.Event).Msg("dropped message with outdated join_ref")
+		x.logConn(x.log.Debug()).Str("topic", msg.Topic).Str("event", msg.Event).Msg("dropped message with outdated join_ref")
 		return
 	}
 	if msg.Event == EventLeave {
@@ -221,6 +223,11 @@ func (x *Mux) join(msg protocol.Message, old *Socket) {
 	if reply.Status != "ok" {
 		s.setState(stateClosed)
 		return
+	}
+	if x.channels == nil {
+		// Made on the first join: a connection that joins nothing (or has
+		// not yet) holds no map.
+		x.channels = make(map[string]*Socket, 1)
 	}
 	x.channels[msg.Topic] = s
 	x.pubsub.Subscribe(msg.Topic, s)
@@ -363,11 +370,18 @@ func (x *Mux) send(m *protocol.Message) {
 }
 
 func (x *Mux) encodeFailed(topic, event string, err error) {
-	x.log.Error().Err(err).Str("topic", topic).Str("event", event).Msg("cannot encode message for this connection; dropped")
+	x.logConn(x.log.Error()).Err(err).Str("topic", topic).Str("event", event).Msg("cannot encode message for this connection; dropped")
 }
 
 func (x *Mux) panicked(where, topic string, r any) {
-	x.log.Error().Str("topic", topic).Str("in", where).Str("panic", fmt.Sprint(r)).Bytes("stack", debug.Stack()).Msg("channel crashed")
+	x.logConn(x.log.Error()).Str("topic", topic).Str("in", where).Str("panic", fmt.Sprint(r)).Bytes("stack", debug.Stack()).Msg("channel crashed")
+}
+
+// logConn adds the connection's fields to a log event; the Mux keeps no
+// per-connection sub-logger, which would cost every connection its context
+// buffer.
+func (x *Mux) logConn(ev *zerolog.Event) *zerolog.Event {
+	return ev.Str("transport", x.conn.Transport).Str("socket_id", x.conn.ID)
 }
 
 // idSubscriber closes the connection on a "disconnect" broadcast to its

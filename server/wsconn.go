@@ -30,7 +30,6 @@ type wsConn struct {
 	ser     protocol.Serializer
 	mux     *channels.Mux
 	out     *outbox
-	log     zerolog.Logger
 	started time.Time
 	fd      int // watched by the poller; -1 when read by a goroutine
 
@@ -55,7 +54,6 @@ var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 409
 func (e *Endpoint) startWebSocket(conn net.Conn, br *bufio.Reader, acc accepted) {
 	c := &wsConn{e: e, conn: conn, ser: acc.ser, started: time.Now(), fd: -1}
 	c.lastRead.Store(c.started.UnixNano())
-	c.log = e.log.With().Str("transport", "websocket").Str("remote", conn.RemoteAddr().String()).Str("socket_id", acc.result.ID).Logger()
 	c.out = &outbox{
 		conn:         conn,
 		limit:        e.cfg.OutboxBytes,
@@ -74,7 +72,7 @@ func (e *Endpoint) startWebSocket(conn net.Conn, br *bufio.Reader, acc accepted)
 		Transport:   c,
 		Conn:        channels.Conn{ID: acc.result.ID, Params: acc.params, Assigns: acc.result.Assigns, Transport: "websocket"},
 		MaxChannels: e.cfg.MaxChannels,
-		Logger:      &c.log,
+		Logger:      &e.log,
 		Hooks:       e.hooks,
 	})
 	if !e.register(c) {
@@ -250,7 +248,7 @@ func (c *wsConn) readFrame(br *bufio.Reader) bool {
 	}
 	limit := c.e.cfg.MaxMessageBytes
 	if int64(len(c.msg))+h.length > limit {
-		c.e.warn(&c.log, "message too big").Int64("limit", limit).Msg("message too big")
+		c.with(c.e.warn(&c.e.log, "message too big")).Int64("limit", limit).Msg("message too big")
 		c.e.stats.tooBig.Add(1)
 		c.close(closeTooBig)
 		return false
@@ -272,7 +270,7 @@ func (c *wsConn) readFrame(br *bufio.Reader) bool {
 	m, err := c.ser.Decode(c.msg, c.msgOp == ws.OpBinary)
 	c.msg = nil
 	if err != nil {
-		c.e.warn(&c.log, "malformed message; closing").Err(err).Msg("malformed message; closing")
+		c.with(c.e.warn(&c.e.log, "malformed message; closing")).Err(err).Msg("malformed message; closing")
 		c.e.stats.malformed.Add(1)
 		c.close(closeMalformed)
 		return false
@@ -291,7 +289,7 @@ func echoCloseCode(payload []byte) uint16 {
 }
 
 func (c *wsConn) protocolError(what string) {
-	c.e.warn(&c.log, "websocket protocol error; closing").Str("error", what).Msg("websocket protocol error; closing")
+	c.with(c.e.warn(&c.e.log, "websocket protocol error; closing")).Str("error", what).Msg("websocket protocol error; closing")
 	c.e.stats.malformed.Add(1)
 	c.close(closeProtocol)
 }
@@ -308,6 +306,16 @@ func (c *wsConn) readFailed(err error) {
 	default:
 		c.reason.CompareAndSwap(0, uint32(closeClient))
 	}
+}
+
+// with adds the connection's fields to a log event (nil when the level is
+// off). Connections keep no sub-logger: its context buffer would cost
+// every idle connection ~500 bytes.
+func (c *wsConn) with(ev *zerolog.Event) *zerolog.Event {
+	if ev == nil {
+		return nil
+	}
+	return ev.Str("transport", "websocket").Str("remote", c.conn.RemoteAddr().String()).Str("socket_id", c.mux.Conn().ID)
 }
 
 // idleFor reports whether no frame arrived for longer than d before now.
@@ -329,7 +337,7 @@ func (c *wsConn) teardown() {
 		info := r.info()
 		c.e.stats.connections.Add(-1)
 		c.e.stats.closed(r)
-		c.log.WithLevel(info.level).
+		c.with(c.e.log.WithLevel(info.level)).
 			Str("vsn", c.ser.Version().String()).
 			Dur("duration", time.Since(c.started)).
 			Str("close_reason", info.label).
