@@ -19,6 +19,8 @@ type channel struct {
 	lastActivity time.Time // of the last inbound message
 	errors       int       // rejected inbound messages
 	patterns     []string  // the subscriptions; empty means every event
+	presenceKey  string    // with Config.Presence: the key tracked (see presence.go)
+	presenceMeta []byte    // the meta to track in AfterJoin
 
 	set atomic.Pointer[patternSet] // the interned patterns, nil when none
 }
@@ -51,8 +53,15 @@ func (c *channel) Join(s *channels.Socket, payload []byte) channels.Reply {
 	if msg != "" {
 		return channels.Error(reasonPayload(ReasonInvalidSubscription, msg))
 	}
+	now := cfg.Now()
+	if cfg.Presence != nil {
+		if c.presenceMeta, msg = presenceMeta(payload, now, cfg.MaxMetaBytes); msg != "" {
+			return channels.Error(reasonPayload(ReasonInvalidMeta, msg))
+		}
+		c.presenceKey = presenceKey(s.Conn())
+	}
 	c.topic = s.Topic()
-	c.joinedAt = cfg.Now()
+	c.joinedAt = now
 	c.lastActivity = c.joinedAt
 	c.setPatterns(list)
 	c.svc.joined(c.topic)
@@ -142,6 +151,11 @@ func (c *channel) reject(s *channels.Socket, reason string, payload []byte) chan
 // Terminate implements channels.Channel: it releases what the channel held
 // and logs one line.
 func (c *channel) Terminate(s *channels.Socket, reason channels.Reason) {
+	if p := c.svc.cfg.Presence; p != nil {
+		if err := p.UntrackAll(s); err != nil {
+			c.svc.cfg.Logger.Warn().Err(err).Str("topic", c.topic).Msg("presence leave not broadcast")
+		}
+	}
 	c.svc.left(c.topic)
 	old := c.set.Swap(nil)
 	c.svc.sets.release(old)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/fawkes-rt/fawkes/channels/presence"
 	"github.com/fawkes-rt/fawkes/channels/pubsub"
 )
 
@@ -36,6 +37,14 @@ type Config struct {
 	// *RefusedError (see Refuse). Zero means allow all. It runs on the
 	// connection's goroutine during the join, so it should be quick.
 	Authorize func(JoinRequest) error
+	// Presence, when set, tracks every member of every events topic and
+	// pushes presence_state after each join; the package doc says under
+	// which key and with which meta. It must broadcast on PubSub. Zero
+	// means no presence.
+	Presence *presence.Presence
+	// MaxMetaBytes limits the "meta" a join payload adds to the member's
+	// presence, compacted. Zero means DefaultMaxMetaBytes (1 KiB).
+	MaxMetaBytes int
 	// PubSub carries the service's own broadcasts (Broadcast, heartbeats).
 	// It must be the PubSub every Mux uses. Zero means a new pubsub.Local,
 	// which the Muxes then get from Service.PubSub.
@@ -64,6 +73,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxPatterns <= 0 {
 		c.MaxPatterns = DefaultMaxPatterns
+	}
+	if c.MaxMetaBytes <= 0 {
+		c.MaxMetaBytes = DefaultMaxMetaBytes
 	}
 	if c.PubSub == nil {
 		c.PubSub = pubsub.NewLocal()

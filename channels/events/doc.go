@@ -13,4 +13,29 @@
 // and give every Mux the same PubSub. Events are validated without being
 // decoded into generic values, and reach receivers as the exact bytes the
 // sender sent.
+//
+// # Presence
+//
+// With Config.Presence set (the binary's --presence), phoenix.js's Presence
+// works on events topics. Each member is tracked under a key:
+//
+//   - the socket id, when the connection has one (with --auth
+//     phoenix-token, the verified token's data);
+//   - else the connect param "user_id";
+//   - else a random key, new for every join.
+//
+// Its meta is {"online_at": <unix seconds of the join>} plus the members
+// of the join payload's "meta", which must be a JSON object of at most
+// Config.MaxMetaBytes (1 KiB) once compacted. "online_at" is always the
+// server's, and "phx_ref"/"phx_ref_prev" are presence's own: a client's
+// members of those names are dropped. A "meta" that is not an object (null
+// or absent means none), or is too large, refuses the join:
+//
+//	{"reason":"invalid_meta","message":"meta must be a JSON object"}
+//	{"reason":"invalid_meta","message":"meta is 1500 bytes, more than the limit of 1024"}
+//
+// The member is tracked and presence_state pushed in AfterJoin, once the
+// join reply is out and the socket subscribed; it is untracked when the
+// channel ends (leave, close, crash), and every change reaches the topic
+// as a presence_diff. Without Config.Presence, "meta" is ignored.
 package events

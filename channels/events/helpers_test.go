@@ -131,9 +131,13 @@ func pubsubBroadcast(topic, event string) *pubsub.Broadcast {
 
 var testNow = time.Date(2026, 11, 25, 20, 32, 7, 721038456, time.UTC)
 
-// newWorld makes a world; cfg's PubSub, Logger and Now are set by it.
+// newWorld makes a world; cfg's Logger and Now are set by it, and its
+// PubSub unless cfg has a *pubsub.Local (that a Presence needs first).
 func newWorld(t *testing.T, cfg Config) *world {
-	w := &world{t: t, ps: pubsub.NewLocal(), log: &bytes.Buffer{}, now: testNow}
+	w := &world{t: t, log: &bytes.Buffer{}, now: testNow}
+	if w.ps, _ = cfg.PubSub.(*pubsub.Local); w.ps == nil {
+		w.ps = pubsub.NewLocal()
+	}
 	logger := zerolog.New(&syncWriter{w: w.log})
 	cfg.PubSub, cfg.Logger = w.ps, &logger
 	if cfg.Now == nil {
