@@ -32,6 +32,7 @@ type config struct {
 	TokenSalt           string
 	TokenMaxAge         tokenMaxAge
 	JoinPolicy          string
+	Presence            bool
 }
 
 // newFlagSet declares every flag on a FlagSet bound to cfg.
@@ -59,6 +60,7 @@ func newFlagSet(cfg *config, out io.Writer) *flag.FlagSet {
 	cfg.TokenMaxAge = tokenMaxAge(24 * time.Hour)
 	fs.Var(&cfg.TokenMaxAge, "token-max-age", `max age of a Phoenix.Token: a duration, "infinity", or 0 for the age embedded in the token`)
 	fs.StringVar(&cfg.JoinPolicy, "join-policy", "open", `events channel joins: "open", or "token-rooms" (only rooms listed under "rooms" in the token's data)`)
+	fs.BoolVar(&cfg.Presence, "presence", false, `events channel: track members (key: socket id, else the "user_id" param, else random) and push presence_state/presence_diff for phoenix.js Presence`)
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: fawkes [flags]\n\nEvery flag can also be set as a FAWKES_* environment variable (--idle-timeout is FAWKES_IDLE_TIMEOUT).\n%s holds the Phoenix secret_key_base for --auth phoenix-token (environment only).\n\nFlags:\n", secretKeyBaseEnv)
 		fs.PrintDefaults()

@@ -20,6 +20,7 @@ import (
 	"github.com/fawkes-rt/fawkes/channels"
 	"github.com/fawkes-rt/fawkes/channels/conformance"
 	"github.com/fawkes-rt/fawkes/channels/events"
+	"github.com/fawkes-rt/fawkes/channels/presence"
 	"github.com/fawkes-rt/fawkes/channels/pubsub"
 	"github.com/fawkes-rt/fawkes/server"
 )
@@ -67,12 +68,17 @@ func run(ctx context.Context, cfg *config, log zerolog.Logger) error {
 	if err != nil {
 		return err
 	}
+	var members *presence.Presence // --presence
+	if cfg.Presence {
+		members = presence.New(ps)
+	}
 	eventsSvc := events.New(events.Config{
 		Authorize:         authorize,
 		HeartbeatInterval: heartbeat,
 		MaxEventBytes:     int(cfg.MaxEventBytes),
 		MaxPatterns:       cfg.MaxPatterns,
 		PubSub:            ps,
+		Presence:          members,
 		Logger:            &log,
 	})
 	router.Handle(events.TopicPrefix+"*", eventsSvc.Factory())
