@@ -40,7 +40,7 @@ func (o *outbox) queued() int {
 // line after a suppression carries "suppressed": K. Use it for warnings a
 // misbehaving client (or many) can repeat at will:
 //
-//	e.warn(&c.log, "malformed message; closing").Err(err).Msg("malformed message; closing")
+//	e.warn(&e.log, "origin refused").Str("origin", origin).Msg("origin refused")
 func (e *Endpoint) warn(log *zerolog.Logger, msg string) *zerolog.Event {
 	ok, suppressed := e.warnings.Allow(msg)
 	if !ok {

@@ -1,0 +1,17 @@
+// Package ingress publishes CloudEvents received over HTTP to the rooms of
+// an events channel (package channels/events), following the CloudEvents
+// HTTP protocol binding 1.0: binary mode (ce-* headers, body = data),
+// structured mode (application/cloudevents+json) and batch mode
+// (application/cloudevents-batch+json).
+//
+// Mount a Handler on a pattern with a {room} wildcard:
+//
+//	mux.Handle("/events/{room}", ingress.New(ingress.Config{Events: svc}))
+//
+// A valid event reaches the room's members exactly as a member's
+// "cloudevent" push does: through Service.Broadcast, so with the same
+// subscription filters and, in structured and batch mode, the very bytes
+// the publisher sent. It lives beside package server rather than in it
+// because server knows nothing of CloudEvents; it is an ordinary
+// http.Handler a library user can mount next to the socket endpoint.
+package ingress

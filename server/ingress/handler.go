@@ -1,0 +1,300 @@
+package ingress
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/cloudevents/sdk-go/v2/binding/format"
+	"github.com/rs/zerolog"
+
+	"github.com/fawkes-rt/fawkes/channels/events"
+)
+
+// DefaultMaxBodyBytes is the default limit of a request body.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Reasons of the error answers, besides events.ReasonInvalidCloudEvent and
+// events.ReasonInvalidTopic.
+const (
+	ReasonUnauthorized         = "unauthorized"
+	ReasonMethodNotAllowed     = "method_not_allowed"
+	ReasonUnsupportedMediaType = "unsupported_media_type"
+	ReasonTooLarge             = "too_large"
+	ReasonInvalidBatch         = "invalid_batch"
+	ReasonUnavailable          = "unavailable"
+)
+
+// Publisher is where a Handler publishes; *events.Service implements it.
+type Publisher interface {
+	// Validate checks one CloudEvent in the JSON format.
+	Validate(event []byte) (events.Event, error)
+	// Broadcast sends a valid event to the members of room.
+	Broadcast(room string, event []byte) error
+}
+
+// Config configures a Handler. Only Events is required.
+type Config struct {
+	// Events validates and publishes the events.
+	Events Publisher
+	// Token, if set, is the bearer token every request must carry
+	// (Authorization: Bearer <token>); others get 401. Empty means no
+	// authentication.
+	Token string
+	// MaxBodyBytes bounds a request body; a larger one gets 413. Zero means
+	// DefaultMaxBodyBytes (1 MiB). Each event is also bounded by the
+	// events service's own limit (a 400 naming the event).
+	MaxBodyBytes int64
+	// Logger receives one debug line per request. Nil means no logging.
+	Logger *zerolog.Logger
+}
+
+// Handler is the HTTP ingress: POST {mount}/{room}. It is safe for
+// concurrent use.
+//
+// Answers (JSON bodies; errors are {"reason":..,"message":..} and, for
+// invalid events, the events channel's "errors" list):
+//
+//	202 {"ids":[...]}   every event was valid and was published, in order
+//	400                 an invalid event (reason invalid_cloudevent, errors
+//	                    as the channel lists them; in batch mode "events"
+//	                    lists {"index","errors"} per invalid event and none
+//	                    is published), or a body that is not a JSON array
+//	                    in batch mode (invalid_batch)
+//	401                 a missing or wrong bearer token
+//	404                 a room that is not a valid room name (the URL names
+//	                    no room that can exist, like any unknown path: it is
+//	                    not worth a retry)
+//	405                 a method other than POST
+//	413                 a body over MaxBodyBytes
+//	415                 a content type that is neither structured, batch nor
+//	                    binary mode (no ce-specversion header), or a charset
+//	                    other than UTF-8 in structured or batch mode
+//	503                 the pub/sub refused the broadcast
+type Handler struct {
+	cfg       Config
+	tokenHash [32]byte
+	log       zerolog.Logger
+}
+
+// New returns a Handler for cfg.
+func New(cfg Config) *Handler {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	h := &Handler{cfg: cfg, log: zerolog.Nop()}
+	if cfg.Logger != nil {
+		h.log = *cfg.Logger
+	}
+	if cfg.Token != "" {
+		h.tokenHash = sha256.Sum256([]byte(cfg.Token))
+	}
+	return h
+}
+
+// mode is how a request carries its events.
+type mode uint8
+
+const (
+	modeUnknown mode = iota
+	modeBinary
+	modeStructured
+	modeBatch
+)
+
+func (m mode) String() string {
+	return [...]string{"unknown", "binary", "structured", "batch"}[m]
+}
+
+// ServeHTTP implements http.Handler. The room is r.PathValue("room").
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(w, http.StatusMethodNotAllowed, ReasonMethodNotAllowed, "use POST")
+		return
+	}
+	if !h.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="fawkes"`)
+		writeError(w, http.StatusUnauthorized, ReasonUnauthorized, "a valid bearer token is required")
+		return
+	}
+	room := r.PathValue("room")
+	if !events.ValidRoom(room) {
+		writeError(w, http.StatusNotFound, events.ReasonInvalidTopic, "a room is 1 to 128 characters of A-Z a-z 0-9 . _ ~ : @ -")
+		return
+	}
+	m, msg := requestMode(r.Header)
+	if m == modeUnknown {
+		writeError(w, http.StatusUnsupportedMediaType, ReasonUnsupportedMediaType, msg)
+		return
+	}
+	if r.ContentLength > h.cfg.MaxBodyBytes {
+		h.tooLarge(w)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			h.tooLarge(w)
+			return
+		}
+		h.log.Debug().Err(err).Msg("ingress: reading the body failed")
+		writeError(w, http.StatusBadRequest, "bad_request", "the body could not be read")
+		return
+	}
+	var list [][]byte
+	switch m {
+	case modeStructured:
+		list = [][]byte{body}
+	case modeBinary:
+		ev, invalid := binaryEvent(r.Header, body)
+		if invalid != nil {
+			writeInvalid(w, invalid)
+			return
+		}
+		list = [][]byte{ev}
+	case modeBatch:
+		var raw []json.RawMessage
+		if t := trimSpace(body); len(t) == 0 || t[0] != '[' || json.Unmarshal(t, &raw) != nil {
+			writeError(w, http.StatusBadRequest, ReasonInvalidBatch, "the body must be a JSON array of CloudEvents")
+			return
+		}
+		list = make([][]byte, len(raw))
+		for i, ev := range raw {
+			list[i] = ev
+		}
+	}
+	ids, ok := h.validate(w, m, list)
+	if !ok {
+		return
+	}
+	for i, ev := range list {
+		if err := h.cfg.Events.Broadcast(room, ev); err != nil {
+			h.log.Warn().Err(err).Str("room", room).Int("published", i).Int("events", len(list)).Msg("ingress: broadcast failed")
+			writeError(w, http.StatusServiceUnavailable, ReasonUnavailable, fmt.Sprintf("publishing failed after %d of %d events", i, len(list)))
+			return
+		}
+	}
+	h.log.Debug().Str("room", room).Str("mode", m.String()).Int("events", len(list)).Msg("ingress: published")
+	writeJSON(w, http.StatusAccepted, struct {
+		IDs []string `json:"ids"`
+	}{ids})
+}
+
+// validate checks every event first, so that a batch is all or nothing.
+func (h *Handler) validate(w http.ResponseWriter, m mode, list [][]byte) ([]string, bool) {
+	ids := make([]string, 0, len(list))
+	type indexed struct {
+		Index  int              `json:"index"`
+		Errors []events.Problem `json:"errors"`
+	}
+	var bad []indexed
+	for i, ev := range list {
+		valid, err := h.cfg.Events.Validate(ev)
+		var invalid *events.InvalidEventError
+		switch {
+		case errors.As(err, &invalid) && m != modeBatch:
+			writeInvalid(w, invalid)
+			return nil, false
+		case errors.As(err, &invalid):
+			bad = append(bad, indexed{i, invalid.Problems})
+		case err != nil:
+			writeError(w, http.StatusBadRequest, events.ReasonInvalidCloudEvent, err.Error())
+			return nil, false
+		default:
+			ids = append(ids, valid.ID)
+		}
+	}
+	if len(bad) > 0 {
+		writeJSON(w, http.StatusBadRequest, struct {
+			Reason  string    `json:"reason"`
+			Message string    `json:"message"`
+			Events  []indexed `json:"events"`
+		}{events.ReasonInvalidCloudEvent, fmt.Sprintf("%d of the %d events are not valid CloudEvents; none was published.", len(bad), len(list)), bad})
+		return nil, false
+	}
+	return ids, true
+}
+
+// authorized compares the bearer token in constant time (of hashes, so
+// that the length does not leak either).
+func (h *Handler) authorized(r *http.Request) bool {
+	if h.cfg.Token == "" {
+		return true
+	}
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	got := sha256.Sum256([]byte(strings.TrimSpace(token)))
+	return subtle.ConstantTimeCompare(got[:], h.tokenHash[:]) == 1
+}
+
+func (h *Handler) tooLarge(w http.ResponseWriter) {
+	writeError(w, http.StatusRequestEntityTooLarge, ReasonTooLarge, "the body is over the limit of "+strconv.FormatInt(h.cfg.MaxBodyBytes, 10)+" bytes")
+}
+
+// requestMode tells the binding mode from the headers, or why none fits.
+// Structured and batch mode are recognized by their media type with
+// sdk-go's format.Lookup, as its HTTP binding does. Binary mode is
+// recognized by a ce-specversion header of any value: sdk-go's
+// Message.ReadEncoding only sees binary mode for a specversion it knows,
+// so "2.0" would be an unknown encoding (our 415); here it is binary mode
+// and events.Validate answers 400 naming specversion.
+func requestMode(h http.Header) (mode, string) {
+	contentType := h.Get("Content-Type")
+	if f := format.Lookup(contentType); f != nil {
+		if _, params, err := mime.ParseMediaType(contentType); err == nil {
+			if cs := params["charset"]; cs != "" && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
+				return modeUnknown, "the JSON event formats are UTF-8; charset " + cs + " is not supported"
+			}
+		}
+		if f == format.JSONBatch {
+			return modeBatch, ""
+		}
+		if f == format.JSON {
+			return modeStructured, ""
+		}
+	}
+	if _, ok := h["Ce-Specversion"]; ok {
+		return modeBinary, ""
+	}
+	if format.IsFormat(strings.ToLower(contentType)) {
+		return modeUnknown, "unsupported event format " + contentType + ": use application/cloudevents+json or application/cloudevents-batch+json"
+	}
+	return modeUnknown, "not a CloudEvent: send binary mode (ce-specversion and the other ce-* headers), or application/cloudevents+json or application/cloudevents-batch+json"
+}
+
+func writeInvalid(w http.ResponseWriter, err *events.InvalidEventError) {
+	writeJSON(w, http.StatusBadRequest, struct {
+		Reason  string           `json:"reason"`
+		Message string           `json:"message"`
+		Errors  []events.Problem `json:"errors"`
+	}{events.ReasonInvalidCloudEvent, err.Sentence(), err.Problems})
+}
+
+func writeError(w http.ResponseWriter, status int, reason, message string) {
+	writeJSON(w, status, struct {
+		Reason  string `json:"reason"`
+		Message string `json:"message"`
+	}{reason, message})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"reason":"internal"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
