@@ -147,6 +147,20 @@ func (e *Endpoint) Shutdown(ctx context.Context) error {
 	}
 }
 
+// newMux returns the Mux of a new connection of either transport.
+func (e *Endpoint) newMux(t channels.Transport, acc accepted, transport string) *channels.Mux {
+	return channels.NewMux(channels.MuxConfig{
+		Router:      e.cfg.Router,
+		PubSub:      e.cfg.PubSub,
+		Serializer:  acc.ser,
+		Transport:   t,
+		Conn:        channels.Conn{ID: acc.result.ID, Params: acc.params, Assigns: acc.result.Assigns, Transport: transport},
+		MaxChannels: e.cfg.MaxChannels,
+		Logger:      &e.log,
+		Hooks:       e.hooks,
+	})
+}
+
 // liveConn is an open connection of either transport, as Shutdown sees it.
 type liveConn interface {
 	// shutdown ends the connection because the server is draining.

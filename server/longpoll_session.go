@@ -113,16 +113,7 @@ func (e *Endpoint) startSession(acc accepted) *lpSession {
 	// field set and the session registered.
 	s.expiry = time.AfterFunc(s.idleLimit(), s.checkExpiry)
 	e.stats.lpSessions.Add(1)
-	s.mux = channels.NewMux(channels.MuxConfig{
-		Router:      e.cfg.Router,
-		PubSub:      e.cfg.PubSub,
-		Serializer:  acc.ser,
-		Transport:   s,
-		Conn:        channels.Conn{ID: acc.result.ID, Params: acc.params, Assigns: acc.result.Assigns, Transport: "longpoll"},
-		MaxChannels: e.cfg.MaxChannels,
-		Logger:      &s.log,
-		Hooks:       e.hooks,
-	})
+	s.mux = e.newMux(s, acc, "longpoll")
 	ok := e.register(s)
 	if ok {
 		e.sessions.add(s)

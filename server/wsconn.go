@@ -65,16 +65,7 @@ func (e *Endpoint) startWebSocket(conn net.Conn, br *bufio.Reader, acc accepted)
 	}
 	c.out.deadlines.Store(true)
 	c.source.c = c
-	c.mux = channels.NewMux(channels.MuxConfig{
-		Router:      e.cfg.Router,
-		PubSub:      e.cfg.PubSub,
-		Serializer:  acc.ser,
-		Transport:   c,
-		Conn:        channels.Conn{ID: acc.result.ID, Params: acc.params, Assigns: acc.result.Assigns, Transport: "websocket"},
-		MaxChannels: e.cfg.MaxChannels,
-		Logger:      &e.log,
-		Hooks:       e.hooks,
-	})
+	c.mux = e.newMux(c, acc, "websocket")
 	if !e.register(c) {
 		c.close(closeShutdown)
 		c.mux.Close()
