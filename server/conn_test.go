@@ -21,8 +21,9 @@ import (
 func TestIdleTimeout(t *testing.T) {
 	srv := startServer(t, server.Config{IdleTimeout: 200 * time.Millisecond})
 	c := dial(t, srv, v2)
-	c.join("1", "conformance:a", "{}")
+	// The join is the last inbound frame: the idle time runs from after it.
 	start := time.Now()
+	c.join("1", "conformance:a", "{}")
 	// 1002 as Phoenix on Bandit; never 1000, after which phoenix.js would
 	// not reconnect.
 	c.expectClose(ws.StatusProtocolError)
@@ -40,19 +41,21 @@ func TestIdleTimeout(t *testing.T) {
 // TestIdleTimeoutActivity: data and ping frames both keep a connection
 // alive; each ping is answered with a pong carrying its payload.
 func TestIdleTimeoutActivity(t *testing.T) {
-	const idle = 200 * time.Millisecond
+	// A 10x margin between the client's pace and the timeout: a loaded
+	// machine may delay a sleeping client, never by that much.
+	const idle = 400 * time.Millisecond
 	srv := startServer(t, server.Config{IdleTimeout: idle})
 	for _, kind := range []string{"ping", "heartbeat"} {
 		t.Run(kind, func(t *testing.T) {
 			c := dial(t, srv, v2)
-			// Activity every idle/5 for 3 idle periods.
+			// Activity every idle/10 for 1.5 idle periods.
 			for i := range 15 {
 				if kind == "ping" {
 					c.sendFrame(ws.OpPing, true, []byte(fmt.Sprint("p", i)))
 				} else {
 					c.sendText(`[null,"x","phoenix","heartbeat",{}]`)
 				}
-				time.Sleep(idle / 5)
+				time.Sleep(idle / 10)
 			}
 			if kind == "ping" {
 				checkFor(t, frameTimeout, 5*time.Millisecond, func() error {

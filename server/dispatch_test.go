@@ -285,6 +285,8 @@ func TestAsyncReply(t *testing.T) {
 		c.join("1", "conformance:a", "{}")
 		c.send(nil, "2", "conformance:a", "reply_later", "{}")
 		c.expectReply("1", "2", "conformance:a", "ok", "{}")
+		// Exactly one reply: the channel replies once, 10 ms later.
+		c.expectNoFrame(100 * time.Millisecond)
 	})
 }
 
