@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -33,6 +34,10 @@ type config struct {
 	TokenMaxAge         tokenMaxAge
 	JoinPolicy          string
 	Presence            bool
+	ConfigFile          string
+	IngressMaxBytes     byteSize
+	ShutdownGrace       time.Duration
+	Pprof               string
 }
 
 // newFlagSet declares every flag on a FlagSet bound to cfg.
@@ -61,15 +66,19 @@ func newFlagSet(cfg *config, out io.Writer) *flag.FlagSet {
 	fs.Var(&cfg.TokenMaxAge, "token-max-age", `max age of a Phoenix.Token: a duration, "infinity", or 0 for the age embedded in the token`)
 	fs.StringVar(&cfg.JoinPolicy, "join-policy", "open", `events channel joins: "open", or "token-rooms" (only rooms listed under "rooms" in the token's data)`)
 	fs.BoolVar(&cfg.Presence, "presence", false, `events channel: track members (key: socket id, else the "user_id" param, else random) and push presence_state/presence_diff for phoenix.js Presence`)
-	fs.Usage = func() {
-		fmt.Fprintf(out, "Usage: fawkes [flags]\n\nEvery flag can also be set as a FAWKES_* environment variable (--idle-timeout is FAWKES_IDLE_TIMEOUT).\n%s holds the Phoenix secret_key_base for --auth phoenix-token (environment only).\n\nFlags:\n", secretKeyBaseEnv)
-		fs.PrintDefaults()
-	}
+	// Operations (ops.go, ingress.go, configfile.go).
+	fs.StringVar(&cfg.ConfigFile, configFlag, "", "TOML file of settings keyed by flag name (flags and FAWKES_* variables win over it)")
+	cfg.IngressMaxBytes = 1 << 20
+	fs.Var(&cfg.IngressMaxBytes, "ingress-max-bytes", "largest request body of POST /events/{room}; larger ones get 413")
+	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", 30*time.Second, "on SIGTERM or SIGINT: time to drain connections (close 1012, in batches) and finish in-flight requests before exiting")
+	fs.StringVar(&cfg.Pprof, "pprof", "", "address of a separate listener serving net/http/pprof, e.g. 127.0.0.1:6060 (empty: off)")
+	fs.Usage = func() { printUsage(fs, out) }
 	return fs
 }
 
 // parseConfig reads flags, then fills every flag not given on the command
-// line from its environment variable. Errors name the setting.
+// line from its environment variable, then from the --config file.
+// Errors name the setting.
 func parseConfig(args []string, getenv func(string) string, out io.Writer) (*config, error) {
 	cfg := &config{}
 	fs := newFlagSet(cfg, out)
@@ -88,8 +97,14 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 			if err := fs.Set(f.Name, v); err != nil {
 				errs = append(errs, fmt.Errorf("invalid %s=%q: %v", env, v, err))
 			}
+			given[f.Name] = true
 		}
 	})
+	if cfg.ConfigFile != "" {
+		if err := applyConfigFile(fs, cfg.ConfigFile, func(name string) bool { return given[name] }); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if err := cfg.validate(); err != nil {
 		errs = append(errs, err)
 	}
@@ -126,6 +141,10 @@ func (c *config) validate() error {
 	if !strings.HasPrefix(c.SocketPath, "/") {
 		errs = append(errs, errors.New("--socket-path must start with /"))
 	}
+	switch strings.TrimSuffix(c.SocketPath, "/") {
+	case "/events", "/metrics", "/healthz", "/readyz":
+		errs = append(errs, fmt.Errorf("--socket-path %s is taken by an operations endpoint", c.SocketPath))
+	}
 	switch c.Auth {
 	case "none", "phoenix-token":
 	default:
@@ -143,6 +162,17 @@ func (c *config) validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		errs = append(errs, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	if c.IngressMaxBytes <= 0 {
+		errs = append(errs, errors.New("--ingress-max-bytes must be positive"))
+	}
+	if c.ShutdownGrace <= 0 {
+		errs = append(errs, errors.New("--shutdown-grace must be positive"))
+	}
+	if c.Pprof != "" {
+		if _, _, err := net.SplitHostPort(c.Pprof); err != nil {
+			errs = append(errs, fmt.Errorf("--pprof %q: want host:port: %v", c.Pprof, err))
+		}
 	}
 	switch c.LogFormat {
 	case "auto", "console", "json":

@@ -55,6 +55,8 @@ func newLogger(cfg *config) zerolog.Logger {
 // run serves until ctx ends, then drains.
 func run(ctx context.Context, cfg *config, log zerolog.Logger) error {
 	ps := pubsub.NewLocal()
+	m := newMetrics() // metrics.go
+	ps.Observe = m.published
 	router := channels.NewRouter()
 	heartbeat := cfg.HeartbeatInterval
 	if heartbeat == 0 {
@@ -79,6 +81,7 @@ func run(ctx context.Context, cfg *config, log zerolog.Logger) error {
 		MaxPatterns:       cfg.MaxPatterns,
 		PubSub:            ps,
 		Presence:          members,
+		Rejected:          m.rejectedMessage,
 		Logger:            &log,
 	})
 	router.Handle(events.TopicPrefix+"*", eventsSvc.Factory())
@@ -102,14 +105,22 @@ func run(ctx context.Context, cfg *config, log zerolog.Logger) error {
 		OutboxBytes:     int(cfg.OutboxBytes),
 		MaxChannels:     cfg.MaxChannels,
 		Logger:          &log,
+		Hooks:           m.hooks(),
 	})
 	mux := http.NewServeMux()
 	mux.Handle(strings.TrimSuffix(cfg.SocketPath, "/")+"/", endpoint)
 	mux.Handle("/", consoleHandler())
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte("ok\n"))
-	})
+	// /metrics, /healthz, /readyz, POST /events/{room}; drain (ops.go).
+	m.observeEndpoint(endpoint)
+	o := &ops{cfg: cfg, log: log, endpoint: endpoint, pubsub: ps, metrics: m}
+	o.mount(mux, eventsSvc, os.Getenv(ingressTokenEnv))
+	if cfg.Pprof != "" {
+		_, stopPprof, err := startPprof(cfg.Pprof, log)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
+	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -119,18 +130,11 @@ func run(ctx context.Context, cfg *config, log zerolog.Logger) error {
 	log.Info().Str("addr", ln.Addr().String()).Str("socket_path", cfg.SocketPath).Msg("fawkes listening")
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	o.listening.Store(true)
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
-	log.Info().Msg("shutting down: draining connections")
-	drainCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	_ = srv.Shutdown(drainCtx)
-	if err := endpoint.Shutdown(drainCtx); err != nil {
-		return fmt.Errorf("drain: %w", err)
-	}
-	log.Info().Msg("stopped")
-	return nil
+	return o.shutdown(srv)
 }

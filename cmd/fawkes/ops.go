@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/fawkes-rt/fawkes/channels/events"
+	"github.com/fawkes-rt/fawkes/channels/pubsub"
+	"github.com/fawkes-rt/fawkes/server"
+	"github.com/fawkes-rt/fawkes/server/ingress"
+)
+
+// ingressTokenEnv holds the bearer token of the HTTP ingress. It is an
+// environment variable only: a flag would show in the process list.
+const ingressTokenEnv = "FAWKES_INGRESS_TOKEN"
+
+// readyTimeout bounds the pub/sub ping of one readiness check.
+const readyTimeout = 2 * time.Second
+
+// ops is the operational side of the binary: metrics, health, readiness,
+// the HTTP ingress and the drain on SIGTERM.
+type ops struct {
+	cfg      *config
+	log      zerolog.Logger
+	endpoint *server.Endpoint
+	pubsub   pubsub.PubSub
+	metrics  *metrics
+
+	listening atomic.Bool
+	draining  atomic.Bool
+}
+
+// mount adds /metrics, /healthz, /readyz and POST /events/{room} to mux.
+func (o *ops) mount(mux *http.ServeMux, svc *events.Service, ingressToken string) {
+	mux.Handle("GET /metrics", o.metrics.handler())
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("/readyz", o.readyz)
+	in := ingress.New(ingress.Config{
+		Events:       svc,
+		Token:        ingressToken,
+		MaxBodyBytes: int64(o.cfg.IngressMaxBytes),
+		Logger:       &o.log,
+	})
+	mux.Handle("/events/{room}", o.instrumentIngress(in))
+}
+
+// ready returns why the node should not get new traffic, or nil.
+func (o *ops) ready(ctx context.Context) error {
+	switch {
+	case !o.listening.Load():
+		return errors.New("not listening yet")
+	case o.draining.Load() || o.endpoint.Draining():
+		return errors.New("draining")
+	}
+	if p, ok := o.pubsub.(pubsub.Pinger); ok {
+		ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+		defer cancel()
+		if err := p.Ping(ctx); err != nil {
+			return fmt.Errorf("pub/sub unreachable: %w", err)
+		}
+	}
+	return nil
+}
+
+// readyz answers 200 "ready", or 503 with the reason.
+func (o *ops) readyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := o.ready(r.Context()); err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = fmt.Fprintf(w, "not ready: %v\n", err)
+		return
+	}
+	_, _ = w.Write([]byte("ready\n"))
+}
+
+// instrumentIngress counts ingress answers by status, and refuses new
+// requests with 503 once draining (those in flight finish).
+func (o *ops) instrumentIngress(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if o.draining.Load() {
+			o.metrics.ingressAnswered(http.StatusServiceUnavailable)
+			w.Header().Set("Retry-After", "1")
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"reason":"unavailable","message":"the server is shutting down"}` + "\n"))
+			return
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		h.ServeHTTP(sw, r)
+		o.metrics.ingressAnswered(sw.code())
+	})
+}
+
+// statusWriter remembers the status code written.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusWriter) code() int {
+	if s.status == 0 {
+		return http.StatusOK
+	}
+	return s.status
+}
+
+// shutdown drains within --shutdown-grace: readiness turns 503 and new
+// ingress requests are refused; the endpoint closes every connection with
+// 1012 (DrainBatch at a time), while the listener stays open so that load
+// balancers see the 503; then the HTTP server stops listening and waits
+// for the requests in flight (ingress posts, LongPoll polls). Past the
+// grace period every connection is cut and shutdown returns an error.
+func (o *ops) shutdown(srv *http.Server) error {
+	o.draining.Store(true)
+	start := time.Now()
+	o.log.Info().Int("connections", o.endpoint.Connections()).Dur("grace", o.cfg.ShutdownGrace).Msg("shutting down: draining connections")
+	ctx, cancel := context.WithTimeout(context.Background(), o.cfg.ShutdownGrace)
+	defer cancel()
+	err := o.endpoint.Shutdown(ctx)
+	if err == nil {
+		err = srv.Shutdown(ctx)
+	}
+	if err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("drain not finished within --shutdown-grace %s (%d connections left): %w", o.cfg.ShutdownGrace, o.endpoint.Connections(), err)
+	}
+	o.log.Info().Dur("took", time.Since(start)).Msg("stopped")
+	return nil
+}
+
+// startPprof serves net/http/pprof on its own listener at addr, so that
+// profiling is never exposed on the public address by accident. It returns
+// the address it listens on and a function that stops it.
+func startPprof(addr string, log zerolog.Logger) (bound string, stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, fmt.Errorf("--pprof: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	log.Info().Str("addr", ln.Addr().String()).Msg("pprof listening")
+	return ln.Addr().String(), func() { _ = srv.Close() }, nil
+}
