@@ -38,7 +38,7 @@ func (e *Endpoint) serveLongPoll(w http.ResponseWriter, r *http.Request) {
 	}
 	if origin := r.Header.Get("Origin"); origin != "" && e.cfg.CheckOrigin != nil && !e.cfg.CheckOrigin(origin) {
 		e.stats.refused.Add(1)
-		e.log.Warn().Str("origin", origin).Str("transport", "longpoll").Msg("origin refused")
+		e.warn(&e.log, "origin refused").Str("origin", origin).Str("transport", "longpoll").Msg("origin refused")
 		writeLongPoll(w, http.StatusForbidden, "", nil)
 		return
 	}
@@ -105,7 +105,7 @@ func (e *Endpoint) longPollPost(w http.ResponseWriter, r *http.Request, s *lpSes
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			e.stats.tooBig.Add(1)
-			s.log.Warn().Int64("limit", e.cfg.LongPollMaxBody).Msg("longpoll body too big")
+			e.warn(&s.log, "longpoll body too big").Int64("limit", e.cfg.LongPollMaxBody).Msg("longpoll body too big")
 			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
 			return
 		}
@@ -117,7 +117,7 @@ func (e *Endpoint) longPollPost(w http.ResponseWriter, r *http.Request, s *lpSes
 		// malformed POST ends the session; phoenix.js reconnects on any
 		// status other than 200.
 		e.stats.malformed.Add(1)
-		s.log.Warn().Err(err).Msg("malformed longpoll message; ending session")
+		e.warn(&s.log, "malformed longpoll message; ending session").Err(err).Msg("malformed longpoll message; ending session")
 		s.end(closeMalformed)
 		writeLongPoll(w, http.StatusBadRequest, "", nil)
 		return

@@ -199,6 +199,7 @@ func (s *lpSession) poll(done <-chan struct{}) (frames []string, ok bool) {
 		if len(s.queue) > 0 {
 			frames = s.queue
 			s.msgsOut += int64(len(frames))
+			s.e.stats.msgsOut[transportLongPoll].Add(int64(len(frames)))
 			s.queue, s.bytes = nil, 0
 			s.mu.Unlock()
 			return frames, true
@@ -284,4 +285,5 @@ func (s *lpSession) countIn(n int) {
 	s.mu.Lock()
 	s.msgsIn += int64(n)
 	s.mu.Unlock()
+	s.e.stats.msgsIn[transportLongPoll].Add(int64(n))
 }

@@ -323,3 +323,38 @@ func TestPprofOnItsOwnListener(t *testing.T) {
 		t.Fatal("pprof is served on the main listener")
 	}
 }
+
+func TestLongPollSessionsAndMessagesInMetrics(t *testing.T) {
+	n := newNode(t, defaultConfig(t), "", io.Discard)
+	before := scrape(t, n.srv.URL)
+	lp := n.srv.URL + "/socket/longpoll?vsn=2.0.0"
+	var first struct {
+		Status int
+		Token  string
+	}
+	_, body := get(t, lp)
+	if json.Unmarshal([]byte(body), &first) != nil || first.Status != 410 || first.Token == "" {
+		t.Fatalf("first GET: %s", body)
+	}
+	status, body := post(t, lp+"&token="+first.Token, map[string]string{"Content-Type": "application/json"}, `["1","1","events:lp","phx_join",{}]`)
+	if status != 200 || !strings.Contains(body, `"status":200`) {
+		t.Fatalf("POST: %d %s", status, body)
+	}
+	_, body = get(t, lp+"&token="+first.Token)
+	if !strings.Contains(body, "phx_reply") {
+		t.Fatalf("poll: %s", body)
+	}
+	after := scrape(t, n.srv.URL)
+	if got := after[`fawkes_connections{transport="longpoll"}`]; got != 1 {
+		t.Errorf(`fawkes_connections{transport="longpoll"} = %v, want 1`, got)
+	}
+	for name, want := range map[string]float64{
+		`fawkes_messages_received_total{transport="longpoll"}`: 1,
+		`fawkes_messages_sent_total{transport="longpoll"}`:     1,
+		`fawkes_joins_total{status="ok"}`:                      1,
+	} {
+		if got := after[name] - before[name]; got != want {
+			t.Errorf("%s moved by %v, want %v", name, got, want)
+		}
+	}
+}
