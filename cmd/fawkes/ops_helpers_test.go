@@ -104,15 +104,22 @@ func (e closedError) Error() string { return "closed with " + strconv.Itoa(int(e
 func (c *wsClient) read() (string, error) {
 	for {
 		_ = c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-		f, err := ws.ReadFrame(c.conn)
+		h, err := ws.ReadHeader(c.conn)
 		if err != nil {
 			return "", err
 		}
-		switch f.Header.OpCode {
+		if h.Length > 1<<20 {
+			return "", errors.New("frame over 1 MiB")
+		}
+		payload := make([]byte, h.Length)
+		if _, err := io.ReadFull(c.conn, payload); err != nil {
+			return "", err
+		}
+		switch h.OpCode {
 		case ws.OpText, ws.OpBinary:
-			return string(f.Payload), nil
+			return string(payload), nil
 		case ws.OpClose:
-			code, _ := ws.ParseCloseFrameData(f.Payload)
+			code, _ := ws.ParseCloseFrameData(payload)
 			return "", closedError{code}
 		}
 	}
