@@ -1,6 +1,10 @@
 package protocol
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/fawkes-rt/fawkes/protocol/jsontext"
+)
 
 // Ref is an opaque message reference (a join_ref or a ref). A server echoes
 // refs exactly as it received them, JSON type included: a numeric ref comes
@@ -44,7 +48,7 @@ func (r Ref) String() string {
 		if s, err := strconv.Unquote(r.v); err == nil {
 			return s
 		}
-		if s, ok := unquoteJSON([]byte(r.v)); ok {
+		if s, ok := jsontext.Unquote([]byte(r.v)); ok {
 			return s
 		}
 	}
@@ -55,7 +59,7 @@ func (r Ref) String() string {
 func (r Ref) JSON() string {
 	switch r.kind {
 	case refString:
-		return string(appendJSONString(nil, r.v))
+		return string(jsontext.AppendQuote(nil, r.v))
 	case refRaw:
 		return r.v
 	}
@@ -82,7 +86,7 @@ func (r Ref) Equal(o Ref) bool {
 func (r Ref) appendJSON(dst []byte) []byte {
 	switch r.kind {
 	case refString:
-		return appendJSONString(dst, r.v)
+		return jsontext.AppendQuote(dst, r.v)
 	case refRaw:
 		return append(dst, r.v...)
 	}
@@ -92,7 +96,7 @@ func (r Ref) appendJSON(dst []byte) []byte {
 func (r Ref) jsonLen() int {
 	switch r.kind {
 	case refString:
-		return jsonStringLen(r.v)
+		return jsontext.QuotedLen(r.v)
 	case refRaw:
 		return len(r.v)
 	}

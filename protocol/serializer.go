@@ -1,6 +1,10 @@
 package protocol
 
-import "unicode/utf8"
+import (
+	"unicode/utf8"
+
+	"github.com/fawkes-rt/fawkes/protocol/jsontext"
+)
 
 // Version identifies a serializer.
 type Version uint8
@@ -55,7 +59,7 @@ func ForVersion(v Version) Serializer {
 // checkObjectPayload reports whether a server payload is a JSON object. The
 // payload comes from server code, so only its first byte is checked here.
 func checkObjectPayload(p []byte) *Error {
-	i := skipSpace(p, 0)
+	i := jsontext.SkipSpace(p, 0)
 	if len(p) == 0 || i < len(p) && p[i] == '{' {
 		return nil
 	}

@@ -1,6 +1,10 @@
 package protocol
 
-import "bytes"
+import (
+	"bytes"
+
+	"github.com/fawkes-rt/fawkes/protocol/jsontext"
+)
 
 type v1JSON struct{}
 
@@ -15,15 +19,44 @@ func (v1JSON) Decode(data []byte, binary bool) (Message, error) {
 	if err := validUTF8(data); err != nil {
 		return Message{}, err
 	}
-	i := skipSpace(data, 0)
+	i := jsontext.SkipSpace(data, 0)
 	if i >= len(data) {
 		return Message{}, errorf(CodeNotJSON, "empty frame")
 	}
-	end, err := scanValue(data, i, 0)
-	if err != nil {
-		return Message{}, err
+	var m Message
+	var seen [5]bool // topic, event, payload, ref, join_ref
+	// Topic and event are typed once the last of duplicate keys is known:
+	// the last one wins, as in Jason and encoding/json.
+	var topic, event []byte
+	var end int
+	var err error
+	if data[i] == '{' {
+		end, err = scanner.Members(data, i, func(key, val []byte) {
+			f := v1Field(key)
+			if f < 0 {
+				return
+			}
+			seen[f] = true
+			switch f {
+			case 0:
+				topic = val
+			case 1:
+				event = val
+			case 2:
+				m.Payload = val
+			case 3:
+				m.Ref = rawOrStringRef(val)
+			case 4:
+				m.JoinRef = rawOrStringRef(val)
+			}
+		})
+	} else {
+		end, err = scanner.Value(data, i)
 	}
-	if skipSpace(data, end) != len(data) {
+	if err != nil {
+		return Message{}, jsonError(err)
+	}
+	if jsontext.SkipSpace(data, end) != len(data) {
 		return Message{}, errorf(CodeNotJSON, "data after the object")
 	}
 	switch data[i] {
@@ -33,52 +66,42 @@ func (v1JSON) Decode(data []byte, binary bool) (Message, error) {
 	default:
 		return Message{}, errorf(CodeShape, "V1 message must be a JSON object")
 	}
-	var m Message
-	var seen [5]bool // topic, event, payload, ref, join_ref
-	// Topic and event are typed once the last of duplicate keys is known:
-	// the last one wins, as in Jason and encoding/json.
-	var topic, event []byte
-	// The object is valid JSON: walk its members.
-	i = skipSpace(data, i+1)
-	for i < len(data) && data[i] == '"' {
-		kend, kesc, _ := scanString(data, i)
-		key := string(data[i+1 : kend-1])
-		if kesc {
-			key, _ = unquoteJSON(data[i:kend])
-		}
-		vstart := skipSpace(data, skipSpace(data, kend)+1)
-		vend, _ := scanValue(data, vstart, 1)
-		val := data[vstart:vend]
-		switch key {
-		case "topic":
-			topic, seen[0] = val, true
-		case "event":
-			event, seen[1] = val, true
-		case "payload":
-			m.Payload, seen[2] = val, true
-		case "ref":
-			m.Ref, seen[3] = rawOrStringRef(val), true
-		case "join_ref":
-			m.JoinRef, seen[4] = rawOrStringRef(val), true
-		}
-		i = skipSpace(data, vend)
-		if data[i] == ',' {
-			i = skipSpace(data, i+1)
-		}
-	}
 	for k, name := range [...]string{"topic", "event", "payload", "ref"} {
 		if !seen[k] {
 			return Message{}, errorf(CodeMissingKey, name)
 		}
 	}
 	var ok bool
-	if m.Topic, ok = unquoteJSON(topic); !ok {
+	if m.Topic, ok = jsontext.Unquote(topic); !ok {
 		return Message{}, errorf(CodeFieldType, "topic must be a string")
 	}
-	if m.Event, ok = unquoteJSON(event); !ok {
+	if m.Event, ok = jsontext.Unquote(event); !ok {
 		return Message{}, errorf(CodeFieldType, "event must be a string")
 	}
 	return m, nil
+}
+
+// v1Field returns the index in Decode's seen of the field a member key
+// token names, or -1.
+func v1Field(key []byte) int {
+	name := key[1 : len(key)-1]
+	if bytes.IndexByte(name, '\\') >= 0 {
+		s, _ := jsontext.Unquote(key)
+		name = []byte(s)
+	}
+	switch string(name) {
+	case "topic":
+		return 0
+	case "event":
+		return 1
+	case "payload":
+		return 2
+	case "ref":
+		return 3
+	case "join_ref":
+		return 4
+	}
+	return -1
 }
 
 // rawOrStringRef keeps a ref token verbatim unless it is a string without
@@ -105,18 +128,18 @@ func (v1JSON) Append(dst []byte, m *Message) ([]byte, error) {
 	if m.Kind == Reply {
 		event = EventReply
 	}
-	size := len(`{"event":,"payload":,"ref":,"topic":}`) + jsonStringLen(event) + len(payload) + m.Ref.jsonLen() + jsonStringLen(m.Topic)
+	size := len(`{"event":,"payload":,"ref":,"topic":}`) + jsontext.QuotedLen(event) + len(payload) + m.Ref.jsonLen() + jsontext.QuotedLen(m.Topic)
 	if m.Kind == Reply {
-		size += len(`{"response":,"status":}`) + jsonStringLen(m.Status)
+		size += len(`{"response":,"status":}`) + jsontext.QuotedLen(m.Status)
 	}
 	dst = grow(dst, size)
 	dst = append(dst, `{"event":`...)
-	dst = appendJSONString(dst, event)
+	dst = jsontext.AppendQuote(dst, event)
 	dst = append(dst, `,"payload":`...)
 	dst = appendPayload(dst, m, payload)
 	dst = append(dst, `,"ref":`...)
 	dst = m.Ref.appendJSON(dst)
 	dst = append(dst, `,"topic":`...)
-	dst = appendJSONString(dst, m.Topic)
+	dst = jsontext.AppendQuote(dst, m.Topic)
 	return append(dst, '}'), nil
 }

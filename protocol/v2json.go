@@ -1,5 +1,12 @@
 package protocol
 
+import (
+	"bytes"
+	"strings"
+
+	"github.com/fawkes-rt/fawkes/protocol/jsontext"
+)
+
 type v2JSON struct{}
 
 func (v2JSON) Version() Version { return V2 }
@@ -15,77 +22,63 @@ func (v2JSON) Decode(data []byte, binary bool) (Message, error) {
 	if err := validUTF8(data); err != nil {
 		return Message{}, err
 	}
-	i := skipSpace(data, 0)
+	i := jsontext.SkipSpace(data, 0)
 	if i >= len(data) {
 		return Message{}, errorf(CodeNotJSON, "empty frame")
 	}
 	if data[i] != '[' {
-		if _, err := scanValue(data, i, 0); err != nil {
-			return Message{}, err
+		if _, err := scanner.Value(data, i); err != nil {
+			return Message{}, jsonError(err)
 		}
 		return Message{}, errorf(CodeShape, "V2 message must be a JSON array")
 	}
-	var spans [5][2]int
-	var escaped [5]bool
+	var el [5][]byte
 	n := 0
-	i = skipSpace(data, i+1)
-	if i < len(data) && data[i] == ']' {
-		return Message{}, errorf(CodeTooFewElements, "got 0")
-	}
-	for {
-		start := i
-		var end int
-		var err *Error
-		if n < 5 && i < len(data) && data[i] == '"' {
-			end, escaped[n], err = scanString(data, i)
-		} else {
-			end, err = scanValue(data, i, 1)
-		}
-		if err != nil {
-			return Message{}, err
-		}
-		if n < 5 {
-			spans[n] = [2]int{start, end}
+	end, err := scanner.Elements(data, i, func(v []byte) {
+		if n < len(el) {
+			el[n] = v
 		}
 		n++
-		i = skipSpace(data, end)
-		if i >= len(data) {
-			return Message{}, errorf(CodeNotJSON, "unterminated array")
-		}
-		if data[i] == ']' {
-			break
-		}
-		if data[i] != ',' {
-			return Message{}, errorf(CodeNotJSON, "expected , or ] in array")
-		}
-		i = skipSpace(data, i+1)
+	})
+	if err != nil {
+		return Message{}, jsonError(err)
 	}
-	if skipSpace(data, i+1) != len(data) {
+	if n == 0 {
+		return Message{}, errorf(CodeTooFewElements, "got 0")
+	}
+	if jsontext.SkipSpace(data, end) != len(data) {
 		return Message{}, errorf(CodeNotJSON, "data after the array")
 	}
 	if n < 5 {
 		return Message{}, errorf(CodeTooFewElements, "got "+itoa(n))
 	}
 	for f, name := range [...]string{2: "topic", 3: "event"} {
-		if name != "" && data[spans[f][0]] != '"' {
+		if name != "" && el[f][0] != '"' {
 			return Message{}, errorf(CodeFieldType, name+" must be a string")
 		}
 	}
 	// One allocation for everything before the payload.
-	base := spans[0][0]
-	header := string(data[base:spans[4][0]])
-	field := func(f int) string { return header[spans[f][0]-base : spans[f][1]-base] }
+	var b strings.Builder
+	b.Grow(len(el[0]) + len(el[1]) + len(el[2]) + len(el[3]))
+	var at [5]int // where field f starts in header
+	for f, tok := range el[:4] {
+		b.Write(tok)
+		at[f+1] = b.Len()
+	}
+	header := b.String()
+	field := func(f int) string { return header[at[f]:at[f+1]] }
+	escaped := func(f int) bool { return bytes.IndexByte(el[f], '\\') >= 0 }
 	str := func(f int) string {
-		s := field(f)
-		if escaped[f] {
-			u, _ := unquoteJSON([]byte(s))
+		if escaped(f) {
+			u, _ := jsontext.Unquote(el[f])
 			return u
 		}
+		s := field(f)
 		return s[1 : len(s)-1]
 	}
 	ref := func(f int) Ref {
 		s := field(f)
-		if s[0] == '"' && !escaped[f] {
+		if s[0] == '"' && !escaped(f) {
 			return StringRef(s[1 : len(s)-1])
 		}
 		return RawRef(s)
@@ -96,7 +89,7 @@ func (v2JSON) Decode(data []byte, binary bool) (Message, error) {
 		Ref:     ref(1),
 		Topic:   str(2),
 		Event:   str(3),
-		Payload: data[spans[4][0]:spans[4][1]],
+		Payload: el[4],
 	}, nil
 }
 
@@ -114,9 +107,9 @@ func (v2JSON) Append(dst []byte, m *Message) ([]byte, error) {
 	if m.Kind == Reply {
 		event = EventReply
 	}
-	size := 6 + m.JoinRef.jsonLen() + m.Ref.jsonLen() + jsonStringLen(m.Topic) + jsonStringLen(event) + len(payload)
+	size := 6 + m.JoinRef.jsonLen() + m.Ref.jsonLen() + jsontext.QuotedLen(m.Topic) + jsontext.QuotedLen(event) + len(payload)
 	if m.Kind == Reply {
-		size += len(`{"response":,"status":}`) + jsonStringLen(m.Status)
+		size += len(`{"response":,"status":}`) + jsontext.QuotedLen(m.Status)
 	}
 	dst = grow(dst, size)
 	dst = append(dst, '[')
@@ -124,9 +117,9 @@ func (v2JSON) Append(dst []byte, m *Message) ([]byte, error) {
 	dst = append(dst, ',')
 	dst = m.Ref.appendJSON(dst)
 	dst = append(dst, ',')
-	dst = appendJSONString(dst, m.Topic)
+	dst = jsontext.AppendQuote(dst, m.Topic)
 	dst = append(dst, ',')
-	dst = appendJSONString(dst, event)
+	dst = jsontext.AppendQuote(dst, event)
 	dst = append(dst, ',')
 	dst = appendPayload(dst, m, payload)
 	return append(dst, ']'), nil
@@ -141,7 +134,7 @@ func appendPayload(dst []byte, m *Message, payload []byte) []byte {
 	dst = append(dst, `{"response":`...)
 	dst = append(dst, payload...)
 	dst = append(dst, `,"status":`...)
-	dst = appendJSONString(dst, m.Status)
+	dst = jsontext.AppendQuote(dst, m.Status)
 	return append(dst, '}')
 }
 

@@ -1,5 +1,7 @@
 package protocol
 
+import "github.com/fawkes-rt/fawkes/protocol/jsontext"
+
 // Negotiate picks the serializer for a vsn query value the way Phoenix does:
 // an empty vsn means "1.0.0"; a SemVer version matching "~> 1.0.0" gives V1
 // and one matching "~> 2.0.0" gives V2 (so 2.0.5 is accepted). Anything
@@ -93,5 +95,5 @@ func quoteShort(s string) string {
 	if len(s) > 32 {
 		s = s[:32] + "..."
 	}
-	return string(appendJSONString(nil, s))
+	return string(jsontext.AppendQuote(nil, s))
 }
