@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/fawkes-rt/fawkes/channels"
+	"github.com/fawkes-rt/fawkes/protocol/jsontext"
 )
 
 // channel is one join of an events topic. The Mux calls Join, HandleIn and
@@ -73,7 +74,7 @@ func (c *channel) Join(s *channels.Socket, payload []byte) channels.Reply {
 
 // isObject reports whether a valid JSON text is an object.
 func isObject(payload []byte) bool {
-	i := skipSpace(payload, 0)
+	i := jsontext.SkipSpace(payload, 0)
 	return i < len(payload) && payload[i] == '{'
 }
 

@@ -37,27 +37,36 @@ func parseEventTypes(payload []byte) (patterns []string, present bool, msg strin
 	if list.kind != kindArray {
 		return nil, true, errNoList
 	}
-	raw := list.raw
-	i := skipSpace(raw, 1)
-	for n := 0; raw[i] != ']'; n++ {
-		end, _ := skipValue(raw, i, 1) // valid: scanObject checked it
-		if raw[i] != '"' {
-			return nil, true, fmt.Sprintf("event_types[%d] must be a string", n)
+	n := 0
+	_, _ = scanner.Elements(list.raw, 0, func(tok []byte) { // valid: scanObject checked it
+		if msg == "" {
+			var p string
+			if p, msg = eventType(n, tok); msg == "" {
+				patterns = append(patterns, p)
+			}
 		}
-		p := unquote(raw[i:end])
-		switch l := utf8.RuneCountInString(p); {
-		case l == 0:
-			return nil, true, fmt.Sprintf("event_types[%d] must not be empty", n)
-		case l > MaxPatternLen:
-			return nil, true, fmt.Sprintf("event_types[%d] is longer than %d characters", n, MaxPatternLen)
-		}
-		patterns = append(patterns, p)
-		i = skipSpace(raw, end)
-		if raw[i] == ',' {
-			i = skipSpace(raw, i+1)
-		}
+		n++
+	})
+	if msg != "" {
+		return nil, true, msg
 	}
 	return patterns, true, ""
+}
+
+// eventType returns the pattern of element n of an event_types list, or
+// a message saying why it is not one.
+func eventType(n int, tok []byte) (pattern, msg string) {
+	if tok[0] != '"' {
+		return "", fmt.Sprintf("event_types[%d] must be a string", n)
+	}
+	p := unquote(tok)
+	switch l := utf8.RuneCountInString(p); {
+	case l == 0:
+		return "", fmt.Sprintf("event_types[%d] must not be empty", n)
+	case l > MaxPatternLen:
+		return "", fmt.Sprintf("event_types[%d] is longer than %d characters", n, MaxPatternLen)
+	}
+	return p, ""
 }
 
 // eventTypesList reads the list of a subscribe or unsubscribe payload,
