@@ -34,6 +34,9 @@ type config struct {
 	TokenMaxAge         tokenMaxAge
 	JoinPolicy          string
 	Presence            bool
+	PubSub              string
+	RedisURL            string
+	RedisChannel        string
 	ConfigFile          string
 	IngressMaxBytes     byteSize
 	ShutdownGrace       time.Duration
@@ -66,6 +69,9 @@ func newFlagSet(cfg *config, out io.Writer) *flag.FlagSet {
 	fs.Var(&cfg.TokenMaxAge, "token-max-age", `max age of a Phoenix.Token: a duration, "infinity", or 0 for the age embedded in the token`)
 	fs.StringVar(&cfg.JoinPolicy, "join-policy", "open", `events channel joins: "open", or "token-rooms" (only rooms listed under "rooms" in the token's data)`)
 	fs.BoolVar(&cfg.Presence, "presence", false, `events channel: track members (key: socket id, else the "user_id" param, else random) and push presence_state/presence_diff for phoenix.js Presence`)
+	fs.StringVar(&cfg.PubSub, "pubsub", "memory", `how nodes share topics: "memory" (this process only) or "redis" (every node on the same --redis-url and --redis-channel)`)
+	fs.StringVar(&cfg.RedisURL, "redis-url", "redis://127.0.0.1:6379/0", "Redis server for --pubsub redis (redis:// or rediss:// URL)")
+	fs.StringVar(&cfg.RedisChannel, "redis-channel", "fawkes:broadcasts", "Redis channel the nodes of one cluster share")
 	// Operations (ops.go, ingress.go, configfile.go).
 	fs.StringVar(&cfg.ConfigFile, configFlag, "", "TOML file of settings keyed by flag name (flags and FAWKES_* variables win over it)")
 	cfg.IngressMaxBytes = 1 << 20
@@ -157,6 +163,11 @@ func (c *config) validate() error {
 	}
 	if c.JoinPolicy == "token-rooms" && c.Auth != "phoenix-token" {
 		errs = append(errs, errors.New("--join-policy token-rooms needs --auth phoenix-token"))
+	}
+	switch c.PubSub {
+	case "memory", "redis":
+	default:
+		errs = append(errs, fmt.Errorf("--pubsub %q: want memory or redis", c.PubSub))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -21,7 +21,6 @@ import (
 	"github.com/fawkes-rt/fawkes/channels/conformance"
 	"github.com/fawkes-rt/fawkes/channels/events"
 	"github.com/fawkes-rt/fawkes/channels/presence"
-	"github.com/fawkes-rt/fawkes/channels/pubsub"
 	"github.com/fawkes-rt/fawkes/server"
 )
 
@@ -54,9 +53,12 @@ func newLogger(cfg *config) zerolog.Logger {
 
 // run serves until ctx ends, then drains.
 func run(ctx context.Context, cfg *config, log zerolog.Logger) error {
-	ps := pubsub.NewLocal()
-	m := newMetrics() // metrics.go
-	ps.Observe = m.published
+	m := newMetrics()                                               // metrics.go
+	ps, releasePubSub, err := newPubSub(ctx, cfg, log, m.published) // cluster.go
+	if err != nil {
+		return err
+	}
+	defer releasePubSub()
 	router := channels.NewRouter()
 	heartbeat := cfg.HeartbeatInterval
 	if heartbeat == 0 {

@@ -46,6 +46,9 @@ type Config struct {
 	Queue int
 	// Logger receives connection problems. Nil means no logging.
 	Logger *zerolog.Logger
+	// Observe is set as the node-local fan-out's Observe (see
+	// pubsub.Local), before anything is delivered.
+	Observe func(b *pubsub.Broadcast, delivered int, took time.Duration)
 }
 
 // PubSub implements pubsub.PubSub across nodes through Redis. It is safe
@@ -80,6 +83,7 @@ func New(ctx context.Context, cfg Config) (*PubSub, error) {
 		return nil, errors.New("redis pubsub: Config.Client is required")
 	}
 	p := &PubSub{local: pubsub.NewLocal(), client: cfg.Client, channel: cfg.Channel, log: zerolog.Nop()}
+	p.local.Observe = cfg.Observe
 	if p.channel == "" {
 		p.channel = DefaultChannel
 	}
@@ -104,9 +108,6 @@ func New(ctx context.Context, cfg Config) (*PubSub, error) {
 	go p.send(runCtx)
 	return p, nil
 }
-
-// Local returns the node-local fan-out, for metrics hooks (Observe).
-func (p *PubSub) Local() *pubsub.Local { return p.local }
 
 // Subscribe implements pubsub.PubSub; subscriptions are local.
 func (p *PubSub) Subscribe(topic string, s pubsub.Subscriber) { p.local.Subscribe(topic, s) }

@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
 	"sync"
 	"testing"
 	"time"
@@ -15,50 +12,9 @@ import (
 
 	"github.com/fawkes-rt/fawkes/channels/pubsub"
 	"github.com/fawkes-rt/fawkes/channels/pubsub/redis"
+	"github.com/fawkes-rt/fawkes/channels/pubsub/redis/redistest"
 	"github.com/fawkes-rt/fawkes/protocol"
 )
-
-// startRedis starts a real redis-server on a free loopback port for the
-// test and returns its address. Without redis-server the test fails in CI
-// and skips, loudly, elsewhere.
-func startRedis(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("redis-server is not installed; CI must install the Debian package redis-server (.ci/run does)")
-		}
-		fmt.Fprintln(os.Stderr, "SKIPPED: redis-server not installed (apt-get install redis-server); the cluster tests did not run")
-		t.Skip("SKIPPED: redis-server not installed")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	dir := t.TempDir()
-	cmd := exec.Command(bin, "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	client := goredis.NewClient(&goredis.Options{Addr: addr})
-	defer client.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for client.Ping(context.Background()).Err() != nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server on %s did not answer within 10 s", addr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return addr
-}
 
 // node is one Fawkes node's PubSub on the shared Redis.
 func node(t *testing.T, addr string) *redis.PubSub {
@@ -113,7 +69,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestBroadcastCrossesNodesInOrder(t *testing.T) {
-	addr := startRedis(t)
+	addr := redistest.Start(t).Addr
 	a, b := node(t, addr), node(t, addr)
 	onA, onB, otherTopic := &recorder{}, &recorder{}, &recorder{}
 	a.Subscribe("events:r", onA)
@@ -150,7 +106,7 @@ func TestBroadcastCrossesNodesInOrder(t *testing.T) {
 }
 
 func TestBinaryBroadcastAndExceptAcrossNodes(t *testing.T) {
-	addr := startRedis(t)
+	addr := redistest.Start(t).Addr
 	a, b := node(t, addr), node(t, addr)
 	sender, localPeer, remote := &recorder{}, &recorder{}, &recorder{}
 	a.Subscribe("t", sender)
@@ -201,7 +157,7 @@ func (r *binaryRecorder) last() protocol.Frame {
 }
 
 func TestPingAndUnreachableRedis(t *testing.T) {
-	addr := startRedis(t)
+	addr := redistest.Start(t).Addr
 	a := node(t, addr)
 	if err := a.Ping(context.Background()); err != nil {
 		t.Fatalf("ping: %v", err)
@@ -216,7 +172,7 @@ func TestPingAndUnreachableRedis(t *testing.T) {
 }
 
 func TestPublishAfterCloseStaysLocal(t *testing.T) {
-	addr := startRedis(t)
+	addr := redistest.Start(t).Addr
 	client := goredis.NewClient(&goredis.Options{Addr: addr})
 	defer client.Close()
 	ps, err := redis.New(context.Background(), redis.Config{Client: client})
