@@ -34,6 +34,7 @@ type config struct {
 	TokenMaxAge         tokenMaxAge
 	JoinPolicy          string
 	Presence            bool
+	LongPollWindow      time.Duration
 	PubSub              string
 	RedisURL            string
 	RedisChannel        string
@@ -69,6 +70,7 @@ func newFlagSet(cfg *config, out io.Writer) *flag.FlagSet {
 	fs.Var(&cfg.TokenMaxAge, "token-max-age", `max age of a Phoenix.Token: a duration, "infinity", or 0 for the age embedded in the token`)
 	fs.StringVar(&cfg.JoinPolicy, "join-policy", "open", `events channel joins: "open", or "token-rooms" (only rooms listed under "rooms" in the token's data)`)
 	fs.BoolVar(&cfg.Presence, "presence", false, `events channel: track members (key: socket id, else the "user_id" param, else random) and push presence_state/presence_diff for phoenix.js Presence`)
+	fs.DurationVar(&cfg.LongPollWindow, "longpoll-window", 10*time.Second, "how long a LongPoll GET waits for messages; a session ends 1.5 windows after its last GET")
 	fs.StringVar(&cfg.PubSub, "pubsub", "memory", `how nodes share topics: "memory" (this process only) or "redis" (every node on the same --redis-url and --redis-channel)`)
 	fs.StringVar(&cfg.RedisURL, "redis-url", "redis://127.0.0.1:6379/0", "Redis server for --pubsub redis (redis:// or rediss:// URL)")
 	fs.StringVar(&cfg.RedisChannel, "redis-channel", "fawkes:broadcasts", "Redis channel the nodes of one cluster share")
@@ -131,6 +133,9 @@ func (c *config) validate() error {
 	}
 	if c.OutboxBytes <= 0 {
 		errs = append(errs, errors.New("--outbox-bytes must be positive"))
+	}
+	if c.LongPollWindow <= 0 {
+		errs = append(errs, errors.New("--longpoll-window must be positive"))
 	}
 	if c.MaxChannels <= 0 {
 		errs = append(errs, errors.New("--max-channels must be positive"))

@@ -17,7 +17,7 @@ func TestConfigDefaults(t *testing.T) {
 	if cfg.Addr != ":4000" || cfg.SocketPath != "/socket" || cfg.IdleTimeout != 60*time.Second ||
 		cfg.MaxMessageBytes != 1<<20 || cfg.OutboxBytes != 1<<20 || cfg.MaxChannels != 100 ||
 		cfg.CheckOrigin != "off" || cfg.HeartbeatInterval != 30*time.Second || cfg.MaxEventBytes != 256<<10 ||
-		cfg.MaxPatterns != 64 || cfg.Auth != "none" || cfg.TokenSalt != "user socket" || cfg.JoinPolicy != "open" {
+		cfg.MaxPatterns != 64 || cfg.LongPollWindow != 10*time.Second || cfg.Auth != "none" || cfg.TokenSalt != "user socket" || cfg.JoinPolicy != "open" {
 		t.Fatalf("unexpected defaults: %+v", cfg)
 	}
 }

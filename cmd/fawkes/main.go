@@ -106,6 +106,7 @@ func run(ctx context.Context, cfg *config, log zerolog.Logger) error {
 		MaxMessageBytes: int64(cfg.MaxMessageBytes),
 		OutboxBytes:     int(cfg.OutboxBytes),
 		MaxChannels:     cfg.MaxChannels,
+		LongPollWindow:  cfg.LongPollWindow,
 		Logger:          &log,
 		Hooks:           m.hooks(),
 	})
