@@ -41,27 +41,34 @@ func TestIdleTimeout(t *testing.T) {
 // TestIdleTimeoutActivity: data and ping frames both keep a connection
 // alive; each ping is answered with a pong carrying its payload.
 func TestIdleTimeoutActivity(t *testing.T) {
-	// A 10x margin between the client's pace and the timeout: a loaded
-	// machine may delay a sleeping client, never by that much.
-	const idle = 400 * time.Millisecond
+	// A 20x margin between the client's pace and the timeout: a loaded
+	// machine (race detector, two shared cores) may delay a sleeping client
+	// or the server's reader, never by that much.
+	const (
+		idle   = 600 * time.Millisecond
+		pace   = idle / 20
+		frames = 30 // 1.5 idle periods
+	)
 	srv := startServer(t, server.Config{IdleTimeout: idle})
 	for _, kind := range []string{"ping", "heartbeat"} {
 		t.Run(kind, func(t *testing.T) {
 			c := dial(t, srv, v2)
-			// Activity every idle/10 for 1.5 idle periods.
-			for i := range 15 {
-				if kind == "ping" {
-					c.sendFrame(ws.OpPing, true, []byte(fmt.Sprint("p", i)))
-				} else {
-					c.sendText(`[null,"x","phoenix","heartbeat",{}]`)
+			start := time.Now()
+			for i := range frames {
+				f := ws.NewPingFrame([]byte(fmt.Sprint("p", i)))
+				if kind == "heartbeat" {
+					f = ws.NewTextFrame([]byte(`[null,"x","phoenix","heartbeat",{}]`))
 				}
-				time.Sleep(idle / 10)
+				if err := c.writeFrame(ws.MaskFrameInPlace(f)); err != nil {
+					t.Fatalf("write %d after %v: %v; server closes so far: %v", i, time.Since(start), err, srv.Stats().Closed())
+				}
+				time.Sleep(pace)
 			}
 			if kind == "ping" {
 				checkFor(t, frameTimeout, 5*time.Millisecond, func() error {
 					pongs := c.pongsSeen()
-					if len(pongs) != 15 {
-						return fmt.Errorf("%d pongs, want 15", len(pongs))
+					if len(pongs) != frames {
+						return fmt.Errorf("%d pongs, want %d", len(pongs), frames)
 					}
 					for i, p := range pongs {
 						if want := fmt.Sprint("p", i); string(p) != want {
@@ -71,7 +78,7 @@ func TestIdleTimeoutActivity(t *testing.T) {
 					return nil
 				})
 			} else {
-				for range 15 {
+				for range frames {
 					c.expectReply(nil, "x", "phoenix", "ok", "{}")
 				}
 			}
