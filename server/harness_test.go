@@ -348,7 +348,7 @@ func (c *client) readLoop() {
 				return
 			}
 		}
-		f, err := ws.ReadFrame(c.r)
+		f, err := readFrame(c.r)
 		if err != nil {
 			c.enqueue(inFrame{err: err})
 			return
@@ -620,4 +620,24 @@ func shorten(s string) string {
 		return s[:300] + fmt.Sprintf("... (%d bytes)", len(s))
 	}
 	return s
+}
+
+// maxTestFrame bounds what the test client reads in one frame.
+const maxTestFrame = 64 << 20
+
+// readFrame reads one server frame, refusing a declared length over
+// maxTestFrame (ws.ReadFrame trusts the peer's length).
+func readFrame(r io.Reader) (ws.Frame, error) {
+	h, err := ws.ReadHeader(r)
+	if err != nil {
+		return ws.Frame{}, err
+	}
+	if h.Length > maxTestFrame {
+		return ws.Frame{}, fmt.Errorf("server frame of %d bytes, over the test limit", h.Length)
+	}
+	payload := make([]byte, h.Length)
+	if _, err := io.ReadFull(r, payload); err != nil {
+		return ws.Frame{}, err
+	}
+	return ws.Frame{Header: h, Payload: payload}, nil
 }

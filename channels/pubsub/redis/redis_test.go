@@ -96,11 +96,11 @@ func TestBroadcastCrossesNodesInOrder(t *testing.T) {
 	if got := otherTopic.got(); len(got) != 0 {
 		t.Fatalf("a subscriber of another topic got %v", got)
 	}
-	published, received, dropped, failed := a.Stats()
+	published, _, dropped, failed := a.Stats()
 	if published != n || dropped != 0 || failed != 0 {
 		t.Errorf("node A stats: published %d dropped %d failed %d", published, dropped, failed)
 	}
-	if _, received, _, _ = b.Stats(); received != n {
+	if _, received, _, _ := b.Stats(); received != n {
 		t.Errorf("node B received %d, want %d", received, n)
 	}
 }
