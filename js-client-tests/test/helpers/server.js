@@ -4,7 +4,9 @@
 //   const srv = await startServer(["--conformance-channels"]);
 //   srv.url   // "ws://127.0.0.1:PORT/socket" (what phoenix.js Socket wants)
 //   await srv.stop();                           // SIGTERM, await exit
+//   await srv.stop({ timeoutMs: 3000 });        // SIGKILL after 3 s instead of 10 s
 //   const again = await startServer(flags, { port: srv.port });
+//   const env = await startServer(flags, { env: { FAWKES_SECRET_KEY_BASE: "..." } });
 //   await stopAll(); await cleanup();           // in after()
 //
 // FAWKES_BIN=/path/to/fawkes skips the build (e.g. in CI that built it already).
@@ -62,12 +64,14 @@ export function buildFawkes() {
 /**
  * Starts fawkes with the given extra flags on 127.0.0.1 (a random port unless
  * opts.port is given) and resolves once it logged "fawkes listening".
+ * opts.env adds environment variables to the inherited environment.
  */
 export async function startServer(flags = [], opts = {}) {
   const bin = await buildFawkes();
   const port = opts.port ?? 0;
   const args = ["--addr", `127.0.0.1:${port}`, "--log-format", "json", ...flags];
-  const proc = spawn(bin, args, { stdio: ["ignore", "ignore", "pipe"] });
+  const env = opts.env ? { ...process.env, ...opts.env } : process.env;
+  const proc = spawn(bin, args, { stdio: ["ignore", "ignore", "pipe"], env });
 
   const logs = []; // parsed JSON lines (or {raw} for anything else)
   const server = {
@@ -76,7 +80,7 @@ export async function startServer(flags = [], opts = {}) {
     port: null,
     url: null,
     exited: null, // Promise<{code, signal}>
-    stop: () => stopServer(server),
+    stop: (opts) => stopServer(server, opts),
     /** The last log lines, for assertion messages. */
     tail: (n = 20) => logs.slice(-n).map((l) => l.raw ?? JSON.stringify(l)).join("\n"),
   };
@@ -125,11 +129,15 @@ export async function startServer(flags = [], opts = {}) {
 
   server.port = Number(addr.slice(addr.lastIndexOf(":") + 1));
   server.url = `ws://127.0.0.1:${server.port}/socket`;
+  server.httpURL = `http://127.0.0.1:${server.port}`;
   return server;
 }
 
-/** SIGTERM (fawkes drains: close 1012), then waits for exit; SIGKILL if it hangs. */
-async function stopServer(server) {
+/**
+ * SIGTERM (fawkes drains: close 1012), then waits for exit; SIGKILL if it
+ * hangs for opts.timeoutMs (default STOP_TIMEOUT_MS).
+ */
+async function stopServer(server, { timeoutMs = STOP_TIMEOUT_MS } = {}) {
   if (server.proc.exitCode !== null || server.proc.signalCode !== null) return server.exited;
   server.proc.kill("SIGTERM");
   let timer;
@@ -137,7 +145,7 @@ async function stopServer(server) {
     timer = setTimeout(() => {
       server.proc.kill("SIGKILL");
       resolve();
-    }, STOP_TIMEOUT_MS);
+    }, timeoutMs);
   });
   await Promise.race([server.exited, killed]);
   clearTimeout(timer);
