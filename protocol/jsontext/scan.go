@@ -193,15 +193,31 @@ func scanNumber(data []byte, i int) (int, error) {
 	return i, nil
 }
 
+// plain[c] is true for the bytes that stand for themselves in a string:
+// all but '"', '\\' and the control characters.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // scanString validates the string at data[i] (a '"') and returns the index
 // past its closing quote and whether it holds escapes.
 func scanString(data []byte, i int) (int, bool, error) {
 	escaped := false
-	for i++; i < len(data); i++ {
-		switch c := data[i]; {
-		case c == '"':
+	for i++; ; i++ {
+		// One table lookup per byte: most bytes of a string are plain.
+		for i < len(data) && plain[data[i]] {
+			i++
+		}
+		if i >= len(data) {
+			return i, escaped, syntaxError(i, "unterminated string")
+		}
+		switch data[i] {
+		case '"':
 			return i + 1, escaped, nil
-		case c == '\\':
+		case '\\':
 			escaped = true
 			i++
 			if i >= len(data) {
@@ -217,11 +233,10 @@ func scanString(data []byte, i int) (int, bool, error) {
 			default:
 				return i, escaped, syntaxError(i, "invalid escape")
 			}
-		case c < 0x20:
+		default:
 			return i, escaped, syntaxError(i, "control character in string")
 		}
 	}
-	return i, escaped, syntaxError(i, "unterminated string")
 }
 
 func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
