@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,6 +36,7 @@ type Endpoint struct {
 	conns    map[liveConn]struct{}
 	sessions *lpSessions
 	poller   *poller
+	writers  *writerPool
 	gone     chan struct{} // closed and replaced when conns becomes empty
 }
 
@@ -43,6 +45,9 @@ func New(cfg Config) *Endpoint {
 	e := &Endpoint{cfg: cfg.withDefaults(), conns: make(map[liveConn]struct{})}
 	e.sessions = newLPSessions(e)
 	e.poller = newPoller(e)
+	// Two writers per CPU keep every core writing while one waits on the
+	// scheduler; more would only split batches.
+	e.writers = newWriterPool(2 * runtime.GOMAXPROCS(0))
 	e.log = *e.cfg.Logger
 	e.hooks = e.stats.hooks(e.cfg.Hooks)
 	return e

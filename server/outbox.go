@@ -1,21 +1,32 @@
 package server
 
 import (
+	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
+	"golang.org/x/sys/unix"
 )
 
 // outbox is a connection's single writer. Every frame, control frames
-// included, is queued here; a goroutine exists only while there is
-// something to write, and it writes everything queued at that moment with
-// one writev. The queue is bounded in bytes: push never blocks, and a client
-// that falls further behind is cut off (onOverflow).
+// included, is queued here, and the queue is bounded in bytes: push never
+// blocks, and a client that falls further behind is cut off (onOverflow).
+//
+// A connection with something to write is handed to the endpoint's
+// writerPool, whose few goroutines write each ready connection's whole queue
+// with one non-blocking writev. Under load, frames pile up while a
+// connection waits its turn, so a broadcast storm costs far fewer syscalls
+// than frames. A connection whose socket buffer is full (the write would
+// block) leaves the pool for a goroutine of its own, which finishes the
+// write blocking, so one slow client never holds up the others.
 type outbox struct {
 	conn         net.Conn
+	raw          syscall.RawConn // nil: the conn cannot be written without blocking (TLS...)
+	pool         *writerPool
 	limit        int
 	writeTimeout time.Duration
 	onOverflow   func()
@@ -24,22 +35,32 @@ type outbox struct {
 	// closeConn closes the socket once the close frame is written.
 	closeConn func()
 
-	// deadlines sets a write deadline per batch. Without it (connections
-	// the poller watches) the poller's sweep aborts a write stuck for longer
-	// than writeTimeout, which spares every connection a runtime timer.
+	// deadlines sets a write deadline on blocking writes. Without it
+	// (connections the poller watches) the poller's sweep aborts a write
+	// stuck for longer than writeTimeout, which spares every connection a
+	// runtime timer.
 	deadlines    atomic.Bool
-	writingSince atomic.Int64 // unix nanos when the current write began; 0 when none
+	writingSince atomic.Int64 // unix nanos when the current blocking write began; 0 when none
 
-	mu      sync.Mutex
-	queue   []outFrame
-	bytes   int
-	writing bool
-	closing bool // a close frame is queued: nothing follows it
+	mu        sync.Mutex
+	queue     []outFrame
+	bytes     int
+	scheduled bool // in the pool's ready list, or being written
+	closing   bool // a close frame is queued: nothing follows it
 }
 
 type outFrame struct {
 	op   ws.OpCode
 	data []byte
+}
+
+// newOutbox returns the outbox of conn, written by pool.
+func newOutbox(conn net.Conn, pool *writerPool) *outbox {
+	o := &outbox{conn: conn, pool: pool}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		o.raw, _ = tc.SyscallConn()
+	}
+	return o
 }
 
 // push queues a frame. It returns false if the frame was dropped because the
@@ -59,7 +80,7 @@ func (o *outbox) push(op ws.OpCode, data []byte) bool {
 	}
 	o.queue = append(o.queue, outFrame{op, data})
 	o.bytes += len(data)
-	o.startLocked()
+	o.scheduleLocked()
 	o.mu.Unlock()
 	return true
 }
@@ -74,78 +95,193 @@ func (o *outbox) close(code uint16) {
 	}
 	o.closing = true
 	o.queue = append(o.queue, outFrame{ws.OpClose, closePayload(code)})
-	o.startLocked()
+	o.scheduleLocked()
 }
 
-func (o *outbox) startLocked() {
-	if !o.writing {
-		o.writing = true
-		go o.flush()
+func (o *outbox) scheduleLocked() {
+	if o.scheduled {
+		return
 	}
+	o.scheduled = true
+	if o.raw == nil {
+		go o.flushBlocking(nil, false)
+		return
+	}
+	o.pool.schedule(o)
 }
 
-// flush writes until the queue is empty.
-func (o *outbox) flush() {
-	var headers []byte
-	var bufs net.Buffers
-	for {
-		o.mu.Lock()
-		batch := o.queue
-		o.queue, o.bytes = nil, 0
-		if len(batch) == 0 {
-			o.writing = false
-			o.mu.Unlock()
-			return
-		}
-		o.mu.Unlock()
+// take removes the queued frames. When there are none it unschedules the
+// outbox and returns nil.
+func (o *outbox) take() []outFrame {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	batch := o.queue
+	o.queue, o.bytes = nil, 0
+	if len(batch) == 0 {
+		o.scheduled = false
+	}
+	return batch
+}
 
-		headers = headers[:0]
-		for _, f := range batch {
-			headers = appendFrameHeader(headers, f.op, len(f.data))
-		}
-		bufs = bufs[:0]
-		off := 0
-		sawClose := false
-		for _, f := range batch {
-			n := headerLen(len(f.data))
-			bufs = append(bufs, headers[off:off+n])
-			if len(f.data) > 0 {
-				bufs = append(bufs, f.data)
+// flushReady runs on a pool writer: it writes the queued frames without
+// blocking, then gives the outbox back to the pool if more came meanwhile.
+func (o *outbox) flushReady(w *writerScratch) {
+	batch := o.take()
+	if len(batch) == 0 {
+		return
+	}
+	sawClose := w.build(batch)
+	n, err := o.writeNow(w.iovs)
+	switch {
+	case err != nil:
+		o.failed(err)
+		return
+	case n < w.total:
+		// The socket buffer is full: finish on a goroutine of our own.
+		go o.flushBlocking(w.rest(n), sawClose)
+		o.wrote(len(batch), false)
+		return
+	}
+	if o.wrote(len(batch), sawClose) {
+		return
+	}
+	o.mu.Lock()
+	if len(o.queue) == 0 {
+		o.scheduled = false
+	} else {
+		o.pool.schedule(o)
+	}
+	o.mu.Unlock()
+}
+
+// writeNow writes iovs with one non-blocking writev; it returns how many
+// bytes went out (0 when the socket buffer is full).
+func (o *outbox) writeNow(iovs [][]byte) (int, error) {
+	var n int
+	var werr error
+	err := o.raw.Write(func(fd uintptr) bool {
+		n, werr = unix.Writev(int(fd), iovs)
+		return true // never wait here: a full buffer goes to flushBlocking
+	})
+	if err != nil {
+		return 0, err
+	}
+	if errors.Is(werr, unix.EAGAIN) {
+		return 0, nil
+	}
+	if werr != nil {
+		return 0, werr
+	}
+	return n, nil
+}
+
+// flushBlocking writes pending (the rest of a partial write), then every
+// frame queued, blocking, until the queue is empty.
+func (o *outbox) flushBlocking(pending []byte, closeAfter bool) {
+	var w writerScratch
+	for {
+		if len(pending) > 0 {
+			if err := o.writeBlocking(net.Buffers{pending}); err != nil {
+				o.failed(err)
+				return
 			}
-			off += n
-			sawClose = sawClose || f.op == ws.OpClose
 		}
-		if o.deadlines.Load() {
-			_ = o.conn.SetWriteDeadline(time.Now().Add(o.writeTimeout))
-		}
-		o.writingSince.Store(time.Now().UnixNano())
-		_, err := bufs.WriteTo(o.conn)
-		o.writingSince.Store(0)
-		if err != nil {
-			o.mu.Lock()
-			o.closing, o.queue, o.bytes, o.writing = true, nil, 0, false
-			o.mu.Unlock()
-			o.onWriteError(err)
-			return
-		}
-		if o.onWrote != nil {
-			o.onWrote(len(batch))
-		}
-		if sawClose {
-			o.mu.Lock()
-			o.writing = false
-			o.mu.Unlock()
+		if closeAfter {
 			o.closeConn()
 			return
 		}
+		batch := o.take()
+		if len(batch) == 0 {
+			return
+		}
+		closeAfter = w.build(batch)
+		if err := o.writeBlocking(net.Buffers(w.iovs)); err != nil {
+			o.failed(err)
+			return
+		}
+		pending = nil
+		if o.wrote(len(batch), closeAfter) {
+			return
+		}
 	}
 }
 
-// stuck reports whether a write has been blocked for longer than
+func (o *outbox) writeBlocking(bufs net.Buffers) error {
+	if o.deadlines.Load() {
+		_ = o.conn.SetWriteDeadline(time.Now().Add(o.writeTimeout))
+	}
+	o.writingSince.Store(time.Now().UnixNano())
+	_, err := bufs.WriteTo(o.conn)
+	o.writingSince.Store(0)
+	return err
+}
+
+// wrote counts a written batch and closes the connection after a close
+// frame; it reports whether it did.
+func (o *outbox) wrote(frames int, sawClose bool) bool {
+	if o.onWrote != nil {
+		o.onWrote(frames)
+	}
+	if sawClose {
+		o.closeConn()
+	}
+	return sawClose
+}
+
+func (o *outbox) failed(err error) {
+	o.mu.Lock()
+	o.closing, o.queue, o.bytes = true, nil, 0
+	o.mu.Unlock()
+	o.onWriteError(err)
+}
+
+// stuck reports whether a blocking write has been stuck for longer than
 // writeTimeout at now (unix nanos).
 func (o *outbox) stuck(now int64) bool {
 	since := o.writingSince.Load()
 	return since != 0 && now-since > int64(o.writeTimeout)
+}
+
+// writerScratch is a writer's reusable space for frame headers and iovecs.
+type writerScratch struct {
+	headers []byte
+	iovs    [][]byte
+	total   int
+}
+
+// build lays out batch as iovecs (header, payload, header, ...) and reports
+// whether it ends with a close frame.
+func (w *writerScratch) build(batch []outFrame) (sawClose bool) {
+	w.headers, w.iovs, w.total = w.headers[:0], w.iovs[:0], 0
+	for _, f := range batch {
+		w.headers = appendFrameHeader(w.headers, f.op, len(f.data))
+	}
+	off := 0
+	for _, f := range batch {
+		n := headerLen(len(f.data))
+		w.iovs = append(w.iovs, w.headers[off:off+n])
+		if len(f.data) > 0 {
+			w.iovs = append(w.iovs, f.data)
+		}
+		off += n
+		w.total += n + len(f.data)
+		sawClose = sawClose || f.op == ws.OpClose
+	}
+	return sawClose
+}
+
+// rest copies what a partial write of n bytes left unwritten.
+func (w *writerScratch) rest(n int) []byte {
+	out := make([]byte, 0, w.total-n)
+	for _, b := range w.iovs {
+		if n >= len(b) {
+			n -= len(b)
+			continue
+		}
+		out = append(out, b[n:]...)
+		n = 0
+	}
+	return out
 }
 
 func headerLen(length int) int {
@@ -156,4 +292,46 @@ func headerLen(length int) int {
 		return 4
 	}
 	return 10
+}
+
+// writerPool writes ready outboxes with a few goroutines, which exist only
+// while some outbox is ready. maxWriters bounds them; with fewer writers than
+// ready connections, frames gather per connection while it waits, and one
+// writev sends them all.
+type writerPool struct {
+	maxWriters int
+
+	mu      sync.Mutex
+	ready   []*outbox
+	writers int
+}
+
+func newWriterPool(maxWriters int) *writerPool { return &writerPool{maxWriters: maxWriters} }
+
+func (p *writerPool) schedule(o *outbox) {
+	p.mu.Lock()
+	p.ready = append(p.ready, o)
+	if p.writers < p.maxWriters {
+		p.writers++
+		go p.work()
+	}
+	p.mu.Unlock()
+}
+
+func (p *writerPool) work() {
+	var w writerScratch
+	for {
+		p.mu.Lock()
+		if len(p.ready) == 0 {
+			p.writers--
+			p.ready = nil
+			p.mu.Unlock()
+			return
+		}
+		o := p.ready[0]
+		p.ready[0] = nil
+		p.ready = p.ready[1:]
+		p.mu.Unlock()
+		o.flushReady(&w)
+	}
 }

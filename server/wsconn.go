@@ -54,15 +54,13 @@ var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 409
 func (e *Endpoint) startWebSocket(conn net.Conn, br *bufio.Reader, acc accepted) {
 	c := &wsConn{e: e, conn: conn, ser: acc.ser, started: time.Now(), fd: -1}
 	c.lastRead.Store(c.started.UnixNano())
-	c.out = &outbox{
-		conn:         conn,
-		limit:        e.cfg.OutboxBytes,
-		writeTimeout: e.cfg.WriteTimeout,
-		onOverflow:   func() { c.abort(closeSlow) },
-		onWriteError: func(error) { c.abort(closeWriteError) },
-		onWrote:      c.wrote,
-		closeConn:    c.closeConn,
-	}
+	c.out = newOutbox(conn, e.writers)
+	c.out.limit = e.cfg.OutboxBytes
+	c.out.writeTimeout = e.cfg.WriteTimeout
+	c.out.onOverflow = func() { c.abort(closeSlow) }
+	c.out.onWriteError = func(error) { c.abort(closeWriteError) }
+	c.out.onWrote = c.wrote
+	c.out.closeConn = c.closeConn
 	c.out.deadlines.Store(true)
 	c.source.c = c
 	c.mux = e.newMux(c, acc, "websocket")
