@@ -32,6 +32,14 @@ func TestConsoleServesPageAndClient(t *testing.T) {
 			t.Errorf("GET %s: status %d, body does not contain %q", path, resp.StatusCode, want)
 		}
 	}
+	resp, err := http.Get(srv.URL + "/favicon.ico")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Errorf("GET /favicon.ico: %d, want 204 (browsers ask for it; a 404 is a console error)", resp.StatusCode)
+	}
 }
 
 // TestConsolePhoenixIsCurrent checks the embedded phoenix.mjs is the pinned
