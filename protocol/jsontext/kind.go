@@ -26,8 +26,8 @@ var kindNames = [...]string{
 	Object:  "object",
 }
 
-// String returns the kind's name as JSON Schema spells it ("null",
-// "string", ...), or "invalid".
+// String returns the kind's name: "null", "false", "true", "number",
+// "string", "array", "object" or "invalid".
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
 		return kindNames[k]
