@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -124,6 +125,7 @@ type commonOptions struct {
 	PID         int
 	Topic       string
 	JoinPayload string
+	CPUProfile  string
 }
 
 func (o *commonOptions) register(fs *flag.FlagSet) {
@@ -141,11 +143,26 @@ func (o *commonOptions) register(fs *flag.FlagSet) {
 	fs.IntVar(&o.PID, "pid", 0, "the server's process id, to report its RSS and CPU time from /proc")
 	fs.StringVar(&o.Topic, "topic", "events:bench", "topic to join (conns with --rooms unique appends -<n>)")
 	fs.StringVar(&o.JoinPayload, "join-payload", "{}", "phx_join payload (JSON)")
+	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write the client's CPU profile (go tool pprof) to this file")
 }
 
 func execute(ctx context.Context, sc scenario, common *commonOptions, sum *summary) error {
 	if !json.Valid([]byte(common.JoinPayload)) {
 		return fmt.Errorf("--join-payload is not JSON: %s", common.JoinPayload)
+	}
+	if common.CPUProfile != "" {
+		pf, err := os.Create(common.CPUProfile)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			_ = pf.Close()
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			_ = pf.Close()
+		}()
 	}
 	start := time.Now()
 	sum.Started = start.UTC().Format(time.RFC3339)

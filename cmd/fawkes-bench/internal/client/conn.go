@@ -58,6 +58,11 @@ type Conn struct {
 
 	rd      wire.Reader
 	frameFn func(wire.Frame) error
+	// Owned by the reading goroutine: the time of the read being parsed,
+	// and messages parsed since the last flush into Stats.
+	readAt int64
+	msgs   uint64
+	shard  int
 }
 
 type writer interface {
@@ -70,6 +75,21 @@ func newConn(id int, nc net.Conn, h Handler, st *Stats) *Conn {
 	c.frameFn = c.frame
 	return c
 }
+
+// MaxShards bounds Conn.Shard: the number of reading goroutines whose
+// counters a Handler may keep apart.
+const MaxShards = 64
+
+// Shard returns which reader reads this Conn, in [0, MaxShards): Conns of
+// one shard are read by one goroutine at a time with the epoll Poller, so
+// a Handler can keep per-shard counters that no other reader touches.
+// With the goroutine Poller several goroutines share a shard.
+func (c *Conn) Shard() int { return c.shard }
+
+// ReadAt returns when the bytes holding the message being handled were
+// read (unix nanoseconds): one clock read per read call, not per message.
+// Valid during Handler.Message.
+func (c *Conn) ReadAt() int64 { return c.readAt }
 
 // NextRef returns the next ref of this connection's counter.
 func (c *Conn) NextRef() uint64 { return c.refs.Add(1) }
@@ -176,7 +196,10 @@ func (c *Conn) Join(ctx context.Context, topic string, payload []byte) error {
 	for !done {
 		n, err := c.nc.Read(*bp)
 		if n > 0 {
-			if ferr := c.rd.Feed((*bp)[:n], fn); ferr != nil {
+			c.readAt = time.Now().UnixNano()
+			ferr := c.rd.Feed((*bp)[:n], fn)
+			c.flushCounts(n)
+			if ferr != nil {
 				return ferr
 			}
 		}
@@ -195,7 +218,7 @@ var errPeerClosed = errors.New("client: close frame received")
 func (c *Conn) frame(f wire.Frame) error {
 	switch f.Op {
 	case wire.OpText:
-		c.Stats.MessagesReceived.Add(1)
+		c.msgs++
 		m, err := wire.Scan(f.Payload)
 		if err != nil {
 			c.Stats.MalformedReceived.Add(1)
@@ -217,10 +240,23 @@ func (c *Conn) frame(f wire.Frame) error {
 	return nil
 }
 
-// feed parses bytes read from the connection.
-func (c *Conn) feed(b []byte) error {
-	c.Stats.BytesReceived.Add(uint64(len(b)))
-	return c.rd.Feed(b, c.frameFn)
+// feed parses bytes read from the connection at now (unix nanos).
+func (c *Conn) feed(b []byte, now int64) error {
+	c.readAt = now
+	err := c.rd.Feed(b, c.frameFn)
+	c.flushCounts(len(b))
+	return err
+}
+
+// flushCounts adds one read's bytes and messages to the shared Stats: two
+// atomic adds per read rather than one per message, so readers on
+// different cores do not trade the cache line per message.
+func (c *Conn) flushCounts(bytes int) {
+	c.Stats.BytesReceived.Add(uint64(bytes))
+	if c.msgs > 0 {
+		c.Stats.MessagesReceived.Add(c.msgs)
+		c.msgs = 0
+	}
 }
 
 // Close closes the connection without calling Handler.Closed. It is safe

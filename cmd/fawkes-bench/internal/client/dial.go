@@ -107,7 +107,7 @@ func (d *Dialer) Dial(ctx context.Context, h Handler, st *Stats) (*Conn, error) 
 		buf := make([]byte, br.Buffered())
 		_, _ = br.Read(buf)
 		ws.PutReader(br)
-		if err := c.feed(buf); err != nil {
+		if err := c.feed(buf, time.Now().UnixNano()); err != nil {
 			_ = nc.Close()
 			return nil, err
 		}

@@ -2,6 +2,7 @@ package client
 
 import (
 	"sync"
+	"time"
 )
 
 // Poller reads the Conns given to it and passes what they receive to their
@@ -14,6 +15,9 @@ type Poller interface {
 	// Close stops reading and closes every Conn still open, without calling
 	// Handler.Closed for them. It waits for the reading goroutines to end.
 	Close()
+	// Shards is how many distinct Conn.Shard values Add assigns (at most
+	// MaxShards).
+	Shards() int
 }
 
 // goroutinePoller reads each Conn on its own goroutine with its own buffer.
@@ -31,7 +35,14 @@ func NewGoroutinePoller() Poller {
 	return &goroutinePoller{conns: map[*Conn]struct{}{}, buf: 4 << 10}
 }
 
+// goroutineShards spreads the goroutine Poller's Conns over a few shards;
+// their counters still need atomics (several goroutines share a shard).
+const goroutineShards = 16
+
+func (p *goroutinePoller) Shards() int { return goroutineShards }
+
 func (p *goroutinePoller) Add(c *Conn) error {
+	c.shard = c.ID % goroutineShards
 	p.mu.Lock()
 	p.conns[c] = struct{}{}
 	p.mu.Unlock()
@@ -42,7 +53,7 @@ func (p *goroutinePoller) Add(c *Conn) error {
 		for {
 			n, err := c.nc.Read(buf)
 			if n > 0 {
-				if ferr := c.feed(buf[:n]); ferr != nil {
+				if ferr := c.feed(buf[:n], time.Now().UnixNano()); ferr != nil {
 					err = ferr
 				}
 			}

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // NewPoller returns an epoll Poller with loops reading goroutines (at least
@@ -18,13 +19,13 @@ import (
 // hundred bytes a client sends is immediate.
 func NewPoller(loops int) (Poller, error) {
 	p := &epoller{}
-	for range max(loops, 1) {
+	for i := range min(max(loops, 1), MaxShards) {
 		epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 		if err != nil {
 			p.Close()
 			return nil, fmt.Errorf("epoll_create1: %w", err)
 		}
-		l := &epollLoop{epfd: epfd, conns: map[int32]*Conn{}}
+		l := &epollLoop{epfd: epfd, shard: i}
 		p.loops = append(p.loops, l)
 		p.wg.Add(1)
 		go func() {
@@ -44,8 +45,35 @@ type epoller struct {
 
 type epollLoop struct {
 	epfd  int
+	shard int
 	mu    sync.Mutex
-	conns map[int32]*Conn
+	conns []*Conn // by descriptor: descriptors are small integers
+	n     int     // non-nil entries of conns
+}
+
+func (l *epollLoop) get(fd int32) *Conn {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if int(fd) < len(l.conns) {
+		return l.conns[fd]
+	}
+	return nil
+}
+
+func (l *epollLoop) put(fd int, c *Conn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if fd >= len(l.conns) {
+		l.conns = append(l.conns, make([]*Conn, fd+1-len(l.conns)+len(l.conns)/2)...)
+	}
+	if (l.conns[fd] == nil) != (c == nil) {
+		if c == nil {
+			l.n--
+		} else {
+			l.n++
+		}
+	}
+	l.conns[fd] = c
 }
 
 // rawFD is a detached connection's descriptor.
@@ -71,12 +99,12 @@ func (r *rawFD) Write(b []byte) (int, error) {
 
 // Close is called with the Conn's write lock held.
 func (r *rawFD) Close() error {
-	r.loop.mu.Lock()
-	delete(r.loop.conns, int32(r.fd))
-	r.loop.mu.Unlock()
+	r.loop.put(r.fd, nil)
 	_ = syscall.EpollCtl(r.loop.epfd, syscall.EPOLL_CTL_DEL, r.fd, nil)
 	return syscall.Close(r.fd)
 }
+
+func (p *epoller) Shards() int { return len(p.loops) }
 
 func (p *epoller) Add(c *Conn) error {
 	sc, ok := c.nc.(syscall.Conn)
@@ -105,10 +133,9 @@ func (p *epoller) Add(c *Conn) error {
 	_ = c.nc.Close() // the duplicate keeps the socket open
 	c.nc = nil
 	c.out = &rawFD{fd: fd, loop: l}
+	c.shard = l.shard
 	c.wmu.Unlock()
-	l.mu.Lock()
-	l.conns[int32(fd)] = c
-	l.mu.Unlock()
+	l.put(fd, c)
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP, Fd: int32(fd)}
 	if err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		c.closeByPeer(err)
@@ -133,16 +160,14 @@ func (l *epollLoop) run(stop *atomic.Bool) {
 		}
 		for i := range n {
 			fd := events[i].Fd
-			l.mu.Lock()
-			c := l.conns[fd]
-			l.mu.Unlock()
+			c := l.get(fd)
 			if c == nil {
 				continue
 			}
 			nr, err := syscall.Read(int(fd), buf)
 			switch {
 			case nr > 0:
-				if ferr := c.feed(buf[:nr]); ferr != nil {
+				if ferr := c.feed(buf[:nr], time.Now().UnixNano()); ferr != nil {
 					c.closeByPeer(ferr)
 				}
 			case err == syscall.EINTR || err == syscall.EAGAIN:
@@ -160,9 +185,11 @@ func (p *epoller) Close() {
 	p.wg.Wait()
 	for _, l := range p.loops {
 		l.mu.Lock()
-		conns := make([]*Conn, 0, len(l.conns))
+		conns := make([]*Conn, 0, l.n)
 		for _, c := range l.conns {
-			conns = append(conns, c)
+			if c != nil {
+				conns = append(conns, c)
+			}
 		}
 		l.mu.Unlock()
 		for _, c := range conns {

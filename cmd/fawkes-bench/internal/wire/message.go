@@ -10,7 +10,7 @@ package wire
 import (
 	"bytes"
 	"errors"
-	"strconv"
+	"math"
 )
 
 // ErrMalformed means a message is not a V2 JSON array whose first four
@@ -124,8 +124,78 @@ func FindInt(b []byte, quotedKey string) (int64, bool) {
 	if !ok {
 		return 0, false
 	}
-	n, err := strconv.ParseInt(string(v), 10, 64)
-	return n, err == nil
+	return parseInt(v)
+}
+
+// FindIntHint is FindInt that first looks for the key at offset *hint and
+// records there where it found it. A subscriber receives the same bytes for
+// every delivery of an event, so the key is nearly always where it was the
+// last time and the search costs a comparison instead of a scan of the
+// event. hint is owned by the caller (one per reading goroutine).
+func FindIntHint(b []byte, quotedKey string, hint *int) (int64, bool) {
+	if h := *hint; h > 0 && h+len(quotedKey) <= len(b) && string(b[h:h+len(quotedKey)]) == quotedKey {
+		if v, ok := valueAfterKey(b, h+len(quotedKey)); ok {
+			return parseInt(v)
+		}
+	}
+	for off := 0; ; {
+		k := bytes.Index(b[off:], []byte(quotedKey))
+		if k < 0 {
+			return 0, false
+		}
+		at := off + k
+		off = at + len(quotedKey)
+		if v, ok := valueAfterKey(b, off); ok {
+			*hint = at
+			return parseInt(v)
+		}
+	}
+}
+
+// parseInt parses an optionally negative decimal int64 without allocating
+// (strconv.ParseInt(string(v)) allocates the string).
+func parseInt(v []byte) (int64, bool) {
+	neg := len(v) > 0 && v[0] == '-'
+	if neg {
+		v = v[1:]
+	}
+	if len(v) == 0 || len(v) > 19 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0') // 19 digits fit in a uint64
+	}
+	if n > math.MaxInt64 {
+		return 0, false
+	}
+	if neg {
+		return -int64(n), true
+	}
+	return int64(n), true
+}
+
+// valueAfterKey returns the string contents or number that follows a key
+// ending just before i (`: "123"` or `: 123`); false when b[i:] does not
+// start with a colon, i.e. the key text was a value.
+func valueAfterKey(b []byte, i int) ([]byte, bool) {
+	i = skipSpace(b, i)
+	if i >= len(b) || b[i] != ':' {
+		return nil, false
+	}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '"' {
+		v, _, ok := scanNullOrString(b, i)
+		return v, ok
+	}
+	j := i
+	for j < len(b) && (b[j] == '-' || b[j] >= '0' && b[j] <= '9') {
+		j++
+	}
+	return b[i:j], j > i
 }
 
 func findStringOrNumber(b []byte, quotedKey string) ([]byte, bool) {
@@ -134,20 +204,10 @@ func findStringOrNumber(b []byte, quotedKey string) ([]byte, bool) {
 		if k < 0 {
 			return nil, false
 		}
-		i := skipSpace(b, off+k+len(quotedKey))
 		off += k + len(quotedKey)
-		if i >= len(b) || b[i] != ':' {
+		if i := skipSpace(b, off); i >= len(b) || b[i] != ':' {
 			continue // the key text was a value, not a key
 		}
-		i = skipSpace(b, i+1)
-		if i < len(b) && b[i] == '"' {
-			v, _, ok := scanNullOrString(b, i)
-			return v, ok
-		}
-		j := i
-		for j < len(b) && (b[j] == '-' || b[j] >= '0' && b[j] <= '9') {
-			j++
-		}
-		return b[i:j], j > i
+		return valueAfterKey(b, off)
 	}
 }

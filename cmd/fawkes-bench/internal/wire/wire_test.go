@@ -28,6 +28,35 @@ func TestScan(t *testing.T) {
 	}
 }
 
+func TestFindIntHint(t *testing.T) {
+	hint := 0
+	ev := []byte(`{"id":"1","data":"\"sentat\":5","sentat" : "1732567927721038123"}`)
+	for i := range 3 { // first a search, then from the hint
+		if v, ok := FindIntHint(ev, `"sentat"`, &hint); !ok || v != 1732567927721038123 {
+			t.Fatalf("pass %d: sentat = %d, %v", i, v, ok)
+		}
+		if hint != bytes.LastIndex(ev, []byte(`"sentat"`)) {
+			t.Fatalf("pass %d: hint = %d, want the key's offset", i, hint)
+		}
+	}
+	// A message of another layout: the stale hint falls back to a search.
+	other := []byte(`{"sentat":7,"pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}`)
+	if v, ok := FindIntHint(other, `"sentat"`, &hint); !ok || v != 7 || hint != 1 {
+		t.Errorf("other layout: %d, %v, hint %d", v, ok, hint)
+	}
+	// A hint past the end, or pointing at the key's text inside a value.
+	hint = 1000
+	if v, ok := FindIntHint([]byte(`{"a":"\"sentat\"","sentat":3}`), `"sentat"`, &hint); !ok || v != 3 {
+		t.Errorf("hint past the end: %d, %v", v, ok)
+	}
+	if _, ok := FindIntHint([]byte(`{"a":"sentat"}`), `"sentat"`, &hint); ok {
+		t.Error("found a key that is only a value")
+	}
+	if n := testing.AllocsPerRun(100, func() { FindIntHint(ev, `"sentat"`, &hint) }); n != 0 {
+		t.Errorf("FindIntHint allocates %v times", n)
+	}
+}
+
 func TestFindIntAndReplyStatus(t *testing.T) {
 	ev := []byte(`{"id":"1","sentat" : "1732567927721038123","data":"\"sentat\":5","benchstep":42}`)
 	if v, ok := FindInt(ev, `"sentat"`); !ok || v != 1732567927721038123 {
@@ -38,6 +67,14 @@ func TestFindIntAndReplyStatus(t *testing.T) {
 	}
 	if _, ok := FindInt([]byte(`{"a":"sentat"}`), `"sentat"`); ok {
 		t.Error("found a key that is only a value")
+	}
+	for _, bad := range []string{`{"sentat":"9223372036854775808"}`, `{"sentat":"12x"}`, `{"sentat":""}`, `{"sentat":"12345678901234567890"}`} {
+		if v, ok := FindInt([]byte(bad), `"sentat"`); ok {
+			t.Errorf("FindInt(%s) = %d, want no number", bad, v)
+		}
+	}
+	if v, ok := FindInt([]byte(`{"sentat":-9223372036854775807}`), `"sentat"`); !ok || v != -9223372036854775807 {
+		t.Errorf("negative = %d, %v", v, ok)
 	}
 	if st := ReplyStatus([]byte(`{"response":{},"status":"error"}`)); string(st) != "error" {
 		t.Errorf("status = %q", st)
