@@ -25,13 +25,26 @@ type fanoutScenario struct {
 	receiveEvent string
 	ownEvents    bool
 	drain        time.Duration
+	patterns     string
 
-	findMax  bool
-	maxP99   time.Duration
-	maxRate  float64
-	maxSteps int
-	maxTime  time.Duration
-	pause    time.Duration
+	search rateSearch
+}
+
+// benchEventType is the "type" of every published CloudEvent.
+const benchEventType = "dev.fawkes.bench.tick"
+
+// patternPayload returns subscriber i's phx_join payload for --patterns:
+// two type patterns, one that never matches and one that matches every
+// benchmark event, so each subscriber still receives every event and only
+// the server's matching work differs between the modes. "distinct" gives
+// every subscriber a list of its own (the server cannot share the match
+// between them); "shared" gives all the same list.
+func patternPayload(mode string, i int) []byte {
+	own := "m"
+	if mode == "distinct" {
+		own = "m" + strconv.Itoa(i)
+	}
+	return []byte(`{"event_types":["dev.fawkes.` + own + `.*","dev.fawkes.bench.*"]}`)
 }
 
 func (s *fanoutScenario) register(fs *flag.FlagSet) {
@@ -43,23 +56,55 @@ func (s *fanoutScenario) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.receiveEvent, "receive-event", "cloudevent", "event subscribers receive (conformance channel: broadcasted)")
 	fs.BoolVar(&s.ownEvents, "publisher-receives-own", false, "the publisher gets its own events too (conformance \"broadcast\"); they are expected and counted")
 	fs.DurationVar(&s.drain, "drain", 2*time.Second, "after publishing, wait at most this long for the expected deliveries")
-	fs.BoolVar(&s.findMax, "find-max", false, "double the rate from --rate until a step loses events or its p99 exceeds --max-p99, then bisect")
-	fs.DurationVar(&s.maxP99, "max-p99", 100*time.Millisecond, "--find-max: highest p99 latency a sustainable step may have")
-	fs.Float64Var(&s.maxRate, "max-rate", 100000, "--find-max: never try more events per second than this")
-	fs.IntVar(&s.maxSteps, "max-steps", 12, "--find-max: at most this many steps")
-	fs.DurationVar(&s.maxTime, "max-time", 3*time.Minute, "--find-max: stop stepping after this long")
-	fs.DurationVar(&s.pause, "pause", time.Second, "--find-max: idle time between steps, for the server to settle")
+	fs.StringVar(&s.patterns, "patterns", "none", `subscribers' type patterns: none (--join-payload), shared (all {"event_types":["dev.fawkes.m.*","dev.fawkes.bench.*"]}) or distinct (subscriber i "dev.fawkes.m<i>.*" instead of "dev.fawkes.m.*"); every subscriber receives every event in each mode`)
+	s.search.register(fs, "events", 100*time.Millisecond, 100000)
 }
 
 // stepCounters are one step's deliveries. Events carry their step number
 // ("benchstep"), so a late event of an earlier step is not counted here.
+// Each reader (Conn.Shard) counts into its own shard, so two pollers on two
+// cores never write the same cache line per delivery; the shards are
+// summed when the step ends.
 type stepCounters struct {
-	step     int64
+	step   int64
+	shards []stepShard
+}
+
+type stepShard struct {
 	received atomic.Uint64
 	late     atomic.Uint64
 	noStamp  atomic.Uint64
 	lastRecv atomic.Int64 // unix nanos
 	latency  hist.Histogram
+	// where "sentat" and "benchstep" were last found (see wire.FindIntHint)
+	sentHint, stepHint atomic.Int64
+	_                  [64]byte // keep the next shard's counters off this line
+}
+
+func newStepCounters(step int64, shards int) *stepCounters {
+	return &stepCounters{step: step, shards: make([]stepShard, max(1, shards))}
+}
+
+func (st *stepCounters) received() uint64 {
+	var n uint64
+	for i := range st.shards {
+		n += st.shards[i].received.Load()
+	}
+	return n
+}
+
+// total sums the shards once the step is over.
+func (st *stepCounters) total() (received, late, noStamp uint64, lastRecv int64, lat *hist.Histogram) {
+	lat = &hist.Histogram{}
+	for i := range st.shards {
+		sh := &st.shards[i]
+		received += sh.received.Load()
+		late += sh.late.Load()
+		noStamp += sh.noStamp.Load()
+		lastRecv = max(lastRecv, sh.lastRecv.Load())
+		lat.Merge(&sh.latency)
+	}
+	return
 }
 
 // receiver is the Handler of every subscriber (and of the publisher).
@@ -90,23 +135,38 @@ func (r *receiver) Message(c *client.Conn, m wire.Message) {
 	if c == r.publisher.Load() && !r.countOwn {
 		return
 	}
-	now := time.Now().UnixNano()
 	st := r.cur.Load()
 	if st == nil {
 		return
 	}
-	sentAt, ok1 := wire.FindInt(m.Payload, `"sentat"`)
-	step, ok2 := wire.FindInt(m.Payload, `"benchstep"`)
+	sh := &st.shards[c.Shard()%len(st.shards)]
+	sentAt, ok1 := findIntHint(m.Payload, `"sentat"`, &sh.sentHint)
+	step, ok2 := findIntHint(m.Payload, `"benchstep"`, &sh.stepHint)
 	switch {
 	case !ok1 || !ok2:
-		st.noStamp.Add(1)
+		sh.noStamp.Add(1)
 	case step != st.step:
-		st.late.Add(1)
+		sh.late.Add(1)
 	default:
-		st.latency.Record(now - sentAt)
-		st.received.Add(1)
-		st.lastRecv.Store(now)
+		now := c.ReadAt()
+		sh.latency.Record(now - sentAt)
+		sh.received.Add(1)
+		if now > sh.lastRecv.Load() {
+			sh.lastRecv.Store(now)
+		}
 	}
+}
+
+// findIntHint is wire.FindIntHint with the hint in an atomic: with the
+// goroutine Poller several readers share a shard.
+func findIntHint(b []byte, key string, hint *atomic.Int64) (int64, bool) {
+	h0 := int(hint.Load())
+	h := h0
+	v, ok := wire.FindIntHint(b, key, &h)
+	if h != h0 {
+		hint.Store(int64(h))
+	}
+	return v, ok
 }
 
 func (r *receiver) Closed(*client.Conn, error) { r.closed.Add(1) }
@@ -137,6 +197,7 @@ type stepResult struct {
 
 // fanoutResult is the "result" of a fanout run.
 type fanoutResult struct {
+	Patterns    string       `json:"patterns"`
 	Ramp        rampResult   `json:"ramp"`
 	Reconnected int          `json:"reconnected,omitempty"`
 	Steps       []stepResult `json:"steps"`
@@ -166,7 +227,17 @@ func (s *fanoutScenario) run(ctx context.Context, f *fleet, _ *serverWatch) (any
 	if lim := openFiles(); lim > 0 && uint64(s.subs)+64 > lim {
 		return nil, fmt.Errorf("--subscribers %d: this process may open %d files", s.subs, lim)
 	}
-	r := &fanoutRun{s: s, f: f, recv: &receiver{event: s.receiveEvent, countOwn: s.ownEvents}, result: &fanoutResult{}}
+	switch s.patterns {
+	case "none":
+	case "shared", "distinct":
+		if f.opts.JoinPayload != "{}" {
+			return nil, fmt.Errorf("--patterns %s sets the join payload: leave --join-payload out", s.patterns)
+		}
+		f.payloadFor = func(i int) []byte { return patternPayload(s.patterns, i) }
+	default:
+		return nil, fmt.Errorf("--patterns %q: want none, shared or distinct", s.patterns)
+	}
+	r := &fanoutRun{s: s, f: f, recv: &receiver{event: s.receiveEvent, countOwn: s.ownEvents}, result: &fanoutResult{Patterns: s.patterns}}
 	r.subs = make([]*client.Conn, s.subs)
 	r.result.Ramp = f.openMany(ctx, s.subs, f.opts.Concurrency,
 		func(int) string { return f.opts.Topic },
@@ -181,7 +252,7 @@ func (s *fanoutScenario) run(ctx context.Context, f *fleet, _ *serverWatch) (any
 	}
 	r.recv.publisher.Store(r.pub)
 	logf("%d subscribers and the publisher joined %s", s.subs, f.opts.Topic)
-	if !s.findMax {
+	if !s.search.enabled {
 		res := r.runStep(ctx, s.rate)
 		r.result.Steps = append(r.result.Steps, res)
 		r.result.Best = &r.result.Steps[0]
@@ -190,58 +261,27 @@ func (s *fanoutScenario) run(ctx context.Context, f *fleet, _ *serverWatch) (any
 	return r.result, r.findMax(ctx)
 }
 
-// findMax doubles the rate while steps are sustainable, then bisects
-// between the best sustainable and the lowest unsustainable rate until
-// they are within 10%.
+// findMax runs steps of the rate search (see rateSearch) and keeps the
+// highest sustainable one.
 func (r *fanoutRun) findMax(ctx context.Context) error {
 	s := r.s
-	deadline := time.Now().Add(s.maxTime)
-	good, bad := 0.0, math.Inf(1)
-	rate := s.rate
-	for i := 0; ; i++ {
-		switch {
-		case ctx.Err() != nil:
-			r.result.StopReason = "interrupted"
-		case i >= s.maxSteps:
-			r.result.StopReason = "max-steps"
-		case time.Now().Add(s.duration + s.drain).After(deadline):
-			r.result.StopReason = "max-time"
-		case !math.IsInf(bad, 1) && ((bad-good)/bad < 0.1 || rate <= good || rate >= bad):
-			r.result.StopReason = "converged"
-		case rate > s.maxRate:
-			r.result.StopReason = "max-rate"
-		case rate < 1:
-			r.result.StopReason = "below 1 event/s"
-		}
-		if r.result.StopReason != "" {
-			break
-		}
+	stop, err := s.search.run(ctx, s.rate, s.duration+s.drain, func(rate float64) (bool, error) {
 		if err := r.reconnect(ctx); err != nil {
-			return err
+			return false, err
 		}
 		res := r.runStep(ctx, rate)
 		r.result.Steps = append(r.result.Steps, res)
 		if res.Sustainable {
-			good = rate
 			r.result.MaxSustainableRate = res.SentRate
 			r.result.MaxDeliveriesPerS = res.DeliveriesPerS
 			best := res
 			r.result.Best = &best
-		} else {
-			bad = rate
 		}
-		if math.IsInf(bad, 1) {
-			rate = good * 2
-		} else {
-			rate = math.Round((good + bad) / 2)
-			if good == 0 {
-				rate = math.Round(bad / 2)
-			}
-		}
-		sleepCtx(ctx, s.pause)
-	}
-	logf("find-max: %s; highest sustainable rate %.0f events/s, %.0f deliveries/s", r.result.StopReason, r.result.MaxSustainableRate, r.result.MaxDeliveriesPerS)
-	return nil
+		return res.Sustainable, nil
+	})
+	r.result.StopReason = stop
+	logf("find-max: %s; highest sustainable rate %.0f events/s, %.0f deliveries/s", stop, r.result.MaxSustainableRate, r.result.MaxDeliveriesPerS)
+	return err
 }
 
 // reconnect replaces subscribers (and the publisher) the server closed in
@@ -251,7 +291,7 @@ func (r *fanoutRun) reconnect(ctx context.Context) error {
 		if c == nil || !c.Closed() {
 			continue
 		}
-		nc, err := r.f.open(ctx, r.f.opts.Topic, r.recv)
+		nc, err := r.f.openWith(ctx, r.f.opts.Topic, r.f.payload(i), r.recv)
 		if err != nil {
 			return fmt.Errorf("reconnecting a subscriber: %w", err)
 		}
@@ -275,7 +315,7 @@ func (r *fanoutRun) reconnect(ctx context.Context) error {
 func (r *fanoutRun) runStep(ctx context.Context, rate float64) stepResult {
 	s := r.s
 	r.step++
-	st := &stepCounters{step: r.step}
+	st := newStepCounters(r.step, r.f.poller.Shards())
 	r.recv.cur.Store(st)
 	receivers := 0
 	for _, c := range r.subs {
@@ -311,9 +351,10 @@ func (r *fanoutRun) runStep(ctx context.Context, rate float64) stepResult {
 	pubSecs := time.Since(start).Seconds()
 	expected := sent * uint64(receivers)
 	drainEnd := time.Now().Add(s.drain)
-	for st.received.Load() < expected && time.Now().Before(drainEnd) && ctx.Err() == nil {
+	for st.received() < expected && time.Now().Before(drainEnd) && ctx.Err() == nil {
 		time.Sleep(5 * time.Millisecond)
 	}
+	received, late, noStamp, lastRecv, lat := st.total()
 	res := stepResult{
 		Step:           r.step,
 		TargetRate:     rate,
@@ -321,10 +362,10 @@ func (r *fanoutRun) runStep(ctx context.Context, rate float64) stepResult {
 		Sent:           sent,
 		SentRate:       float64(sent) / pubSecs,
 		Expected:       expected,
-		Received:       st.received.Load(),
-		Late:           st.late.Load(),
-		NoStamp:        st.noStamp.Load(),
-		Latency:        st.latency.Summarize(),
+		Received:       received,
+		Late:           late,
+		NoStamp:        noStamp,
+		Latency:        lat.Summarize(),
 		PublishSeconds: pubSecs,
 		Closed:         r.recv.closed.Load() - closed0,
 		PublishAcks:    r.recv.acks.Load() - acks0,
@@ -336,11 +377,11 @@ func (r *fanoutRun) runStep(ctx context.Context, rate float64) stepResult {
 	if expected > 0 {
 		res.LossRatio = float64(res.Lost) / float64(expected)
 	}
-	if last := st.lastRecv.Load(); last > 0 {
-		res.DeliveriesPerS = float64(res.Received) / (float64(last-start.UnixNano()) / 1e9)
+	if lastRecv > 0 {
+		res.DeliveriesPerS = float64(res.Received) / (float64(lastRecv-start.UnixNano()) / 1e9)
 	}
 	res.Sustainable = res.Lost == 0 && res.Closed == 0 && res.PublishErrors == 0 &&
-		res.Latency.P99MS <= float64(s.maxP99)/1e6 && res.SentRate >= 0.9*rate
+		res.Latency.P99MS <= float64(s.search.maxP99)/1e6 && res.SentRate >= 0.9*rate
 	logf("step %d: sent %d (%.0f/s), received %d of %d, p50 %.2f ms, p99 %.2f ms, max %.2f ms, %.0f deliveries/s%s",
 		r.step, sent, res.SentRate, res.Received, expected, res.Latency.P50MS, res.Latency.P99MS, res.Latency.MaxMS, res.DeliveriesPerS,
 		map[bool]string{true: "", false: " (not sustainable)"}[res.Sustainable])
@@ -357,7 +398,7 @@ func (r *fanoutRun) event(seq uint64) []byte {
 	b = strconv.AppendInt(b, r.step, 10)
 	b = append(b, '-')
 	b = strconv.AppendUint(b, seq, 10)
-	b = append(b, `","source":"/fawkes-bench","type":"dev.fawkes.bench.tick","datacontenttype":"text/plain","benchstep":"`...)
+	b = append(b, `","source":"/fawkes-bench","type":"`+benchEventType+`","datacontenttype":"text/plain","benchstep":"`...)
 	b = strconv.AppendInt(b, r.step, 10)
 	b = append(b, `","sentat":"`...)
 	b = strconv.AppendInt(b, time.Now().UnixNano(), 10)

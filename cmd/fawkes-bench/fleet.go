@@ -22,6 +22,9 @@ type fleet struct {
 	stats  client.Stats
 	stopHB context.CancelFunc
 	hbDone chan struct{}
+	// payloadFor, when set, gives connection i of openMany its own
+	// phx_join payload instead of --join-payload.
+	payloadFor func(i int) []byte
 }
 
 func newFleet(opts *commonOptions) (*fleet, error) {
@@ -50,16 +53,30 @@ func newFleet(opts *commonOptions) (*fleet, error) {
 	return f, nil
 }
 
-// open dials, joins topic and starts reading and heartbeating the result.
-// The error says which step failed (errDial or errJoin wrap it).
+// payload returns the phx_join payload of connection i.
+func (f *fleet) payload(i int) []byte {
+	if f.payloadFor != nil {
+		return f.payloadFor(i)
+	}
+	return []byte(f.opts.JoinPayload)
+}
+
+// open dials, joins topic with --join-payload and starts reading and
+// heartbeating the result. The error says which step failed (errDial or
+// errJoin wrap it).
 func (f *fleet) open(ctx context.Context, topic string, h client.Handler) (*client.Conn, error) {
+	return f.openWith(ctx, topic, []byte(f.opts.JoinPayload), h)
+}
+
+// openWith is open with the given join payload.
+func (f *fleet) openWith(ctx context.Context, topic string, payload []byte, h client.Handler) (*client.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, f.opts.DialTimeout)
 	defer cancel()
 	c, err := f.dialer.Dial(ctx, h, &f.stats)
 	if err != nil {
 		return nil, &stepError{step: "dial", err: err}
 	}
-	if err := c.Join(ctx, topic, []byte(f.opts.JoinPayload)); err != nil {
+	if err := c.Join(ctx, topic, payload); err != nil {
 		_ = c.Close()
 		return nil, &stepError{step: "join", err: err}
 	}
@@ -100,7 +117,7 @@ type rampResult struct {
 }
 
 // openMany opens n connections, at most concurrency at a time; topic and
-// handler give each its room and Handler, and opened receives each joined
+// handler give each its room and Handler (f.payload its join payload), and opened receives each joined
 // Conn (concurrently). It stops early when ctx ends.
 func (f *fleet) openMany(ctx context.Context, n, concurrency int, topic func(i int) string, handler func(i int) client.Handler, opened func(i int, c *client.Conn)) rampResult {
 	var (
@@ -123,7 +140,7 @@ func (f *fleet) openMany(ctx context.Context, n, concurrency int, topic func(i i
 					return
 				}
 				t0 := time.Now()
-				c, err := f.open(ctx, topic(i), handler(i))
+				c, err := f.openWith(ctx, topic(i), f.payload(i), handler(i))
 				if err != nil {
 					var se *stepError
 					if errors.As(err, &se) && se.step == "dial" {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -249,5 +250,119 @@ func TestUsageErrors(t *testing.T) {
 	}
 	if out.Len() != 0 {
 		t.Errorf("usage errors printed a summary: %q", out.String())
+	}
+}
+
+func TestFanoutPatterns(t *testing.T) {
+	target := startFawkes(t)
+	for _, mode := range []string{"shared", "distinct"} {
+		t.Run(mode, func(t *testing.T) {
+			var r fanoutResult
+			bench(t, true, &r, "fanout", "--target", target, "--subscribers", "20", "--rate", "50", "--duration", "500ms", "--patterns", mode)
+			checkFanout(t, r, 20)
+			if r.Patterns != mode {
+				t.Errorf("result patterns = %q, want %q", r.Patterns, mode)
+			}
+		})
+	}
+	// The events channel filters by these patterns: a room whose patterns
+	// match nothing receives nothing, so the runs above did match.
+	var r fanoutResult
+	bench(t, true, &r, "fanout", "--target", target, "--subscribers", "3", "--rate", "20", "--duration", "200ms", "--drain", "200ms",
+		"--join-payload", `{"event_types":["dev.fawkes.other.*"]}`)
+	if len(r.Steps) != 1 || r.Steps[0].Received != 0 || r.Steps[0].Lost == 0 {
+		t.Errorf("non-matching patterns: %+v; want every event filtered out", r.Steps)
+	}
+}
+
+func TestPatternPayload(t *testing.T) {
+	seen := map[string]bool{}
+	for i := range 3 {
+		p := patternPayload("distinct", i)
+		var v struct {
+			EventTypes []string `json:"event_types"`
+		}
+		if err := json.Unmarshal(p, &v); err != nil || len(v.EventTypes) != 2 {
+			t.Fatalf("payload %s: %v", p, err)
+		}
+		if seen[v.EventTypes[0]] {
+			t.Errorf("distinct payloads share the pattern %q", v.EventTypes[0])
+		}
+		seen[v.EventTypes[0]] = true
+		if own := strings.TrimSuffix(v.EventTypes[0], "*"); strings.HasPrefix(benchEventType, own) {
+			t.Errorf("the own pattern %q matches the benchmark type %q", v.EventTypes[0], benchEventType)
+		}
+		if prefix := strings.TrimSuffix(v.EventTypes[1], "*"); !strings.HasPrefix(benchEventType, prefix) {
+			t.Errorf("%q does not match the benchmark type %q", v.EventTypes[1], benchEventType)
+		}
+	}
+	if a, b := patternPayload("shared", 1), patternPayload("shared", 2); !bytes.Equal(a, b) {
+		t.Errorf("shared payloads differ: %s %s", a, b)
+	}
+}
+
+func TestFanoutPatternsUsage(t *testing.T) {
+	target := startLimit(t)
+	bench(t, false, nil, "fanout", "--target", target, "--subscribers", "1", "--patterns", "bogus")
+	bench(t, false, nil, "fanout", "--target", target, "--subscribers", "1", "--patterns", "distinct", "--join-payload", `{"a":1}`)
+}
+
+func TestRPCFindMax(t *testing.T) {
+	target := startLimit(t)
+	var r rpcResult
+	bench(t, true, &r, "rpc", "--target", target, "--conns", "4", "--duration", "300ms", "--rate", "40",
+		"--find-max", "--max-steps", "3", "--pause", "0s", "--max-p99", "2s")
+	if len(r.Steps) != 3 || r.StopReason != "max-steps" {
+		t.Fatalf("%d steps, stop reason %q; want 3, max-steps", len(r.Steps), r.StopReason)
+	}
+	// Each step's rate follows from the ones before (a loaded machine may
+	// make a step unsustainable; the search must then bisect).
+	good, bad := 0.0, math.Inf(1)
+	want := 40.0
+	for i, s := range r.Steps {
+		if s.TargetRate != want {
+			t.Errorf("step %d: rate %v, want %v", i+1, s.TargetRate, want)
+		}
+		if s.Sustainable {
+			good = s.TargetRate
+		} else {
+			bad = s.TargetRate
+		}
+		want = nextRate(good, bad)
+		checkOrdered(t, "rpc step", s.Latency)
+	}
+	if !r.Steps[0].Sustainable {
+		t.Fatalf("40 requests/s over 4 connections was not sustainable: %+v", r.Steps[0])
+	}
+	if r.TargetRate != good || r.MaxSustainableRate < 0.8*good || r.Replies == 0 {
+		t.Errorf("best: rate %v, max sustainable %v replies/s, %d replies; want the %v/s step", r.TargetRate, r.MaxSustainableRate, r.Replies, good)
+	}
+}
+
+func TestRateSearchConverges(t *testing.T) {
+	for _, capacity := range []float64{730, 100, 37} {
+		rs := rateSearch{maxP99: time.Second, maxRate: 1e6, maxSteps: 30, maxTime: time.Minute}
+		var tried []float64
+		stop, err := rs.run(context.Background(), 100, 0, func(rate float64) (bool, error) {
+			tried = append(tried, rate)
+			return rate <= capacity, nil
+		})
+		if err != nil || stop != "converged" {
+			t.Fatalf("capacity %v: stop %q, err %v after %v", capacity, stop, err, tried)
+		}
+		best := 0.0
+		for _, r := range tried {
+			if r <= capacity {
+				best = max(best, r)
+			}
+		}
+		if best < 0.85*capacity || len(tried) > 12 {
+			t.Errorf("capacity %v: best %v after %d steps %v", capacity, best, len(tried), tried)
+		}
+	}
+	rs := rateSearch{maxRate: 500, maxSteps: 30, maxTime: time.Minute}
+	stop, _ := rs.run(context.Background(), 100, 0, func(float64) (bool, error) { return true, nil })
+	if stop != "max-rate" {
+		t.Errorf("always sustainable: stop %q, want max-rate", stop)
 	}
 }

@@ -23,20 +23,22 @@ type rpcScenario struct {
 	event        string
 	payload      string
 	replyTimeout time.Duration
+	search       rateSearch
 }
 
 func (s *rpcScenario) register(fs *flag.FlagSet) {
 	fs.IntVar(&s.conns, "conns", 100, "connections, each with one request in flight")
 	fs.DurationVar(&s.duration, "duration", 5*time.Second, "how long to send")
-	fs.Float64Var(&s.rate, "rate", 0, "total requests per second over all connections; 0 means as fast as replies come")
+	fs.Float64Var(&s.rate, "rate", 0, "total requests per second over all connections; 0 means as fast as replies come (with --find-max: the first step, default 1000)")
 	fs.StringVar(&s.event, "ping-event", "ping", "event to push (conformance channel: echo)")
 	fs.StringVar(&s.payload, "ping-payload", "{}", "payload of each push (JSON)")
 	fs.DurationVar(&s.replyTimeout, "reply-timeout", 5*time.Second, "a request without reply after this long counts as timed out and ends its connection's loop")
+	s.search.register(fs, "requests", 10*time.Millisecond, 1e6)
 }
 
-// rpcResult is the "result" of an rpc run.
-type rpcResult struct {
-	Ramp        rampResult   `json:"ramp"`
+// rpcStep is one sending period.
+type rpcStep struct {
+	TargetRate  float64      `json:"target_rate,omitempty"` // 0: as fast as replies come
 	Requests    uint64       `json:"requests"`
 	Replies     uint64       `json:"replies"` // ok replies
 	Errors      uint64       `json:"error_replies"`
@@ -45,6 +47,20 @@ type rpcResult struct {
 	Seconds     float64      `json:"seconds"`
 	RepliesPerS float64      `json:"replies_per_s"`
 	Latency     hist.Summary `json:"latency"`
+	// Sustainable: no error reply, timeout or failed send, p99 within
+	// --max-p99, and (with a rate) replies at 90% of it or more.
+	Sustainable bool `json:"sustainable"`
+}
+
+// rpcResult is the "result" of an rpc run: the step's figures at the top
+// level (with --find-max: the highest sustainable step's), and with
+// --find-max every step.
+type rpcResult struct {
+	Ramp rampResult `json:"ramp"`
+	rpcStep
+	Steps              []rpcStep `json:"steps,omitempty"`
+	MaxSustainableRate float64   `json:"max_sustainable_rate,omitempty"` // replies/s of the best step
+	StopReason         string    `json:"stop_reason,omitempty"`
 }
 
 // rpcConn is one connection's request in flight.
@@ -58,8 +74,8 @@ type rpcConn struct {
 // rpcHandler matches replies to the request in flight and records the
 // latency at the moment the reply is read.
 type rpcHandler struct {
-	byConn  sync.Map // *client.Conn -> *rpcConn
-	latency hist.Histogram
+	byConn  sync.Map                       // *client.Conn -> *rpcConn
+	latency atomic.Pointer[hist.Histogram] // the current step's
 }
 
 func (h *rpcHandler) Message(c *client.Conn, m wire.Message) {
@@ -75,7 +91,7 @@ func (h *rpcHandler) Message(c *client.Conn, m wire.Message) {
 	if !ok || ref != rc.pending.Load() || !rc.pending.CompareAndSwap(ref, 0) {
 		return // a reply after its timeout
 	}
-	h.latency.Record(time.Now().UnixNano() - rc.sentAt.Load())
+	h.latency.Load().Record(c.ReadAt() - rc.sentAt.Load())
 	rc.ok.Store(string(wire.ReplyStatus(m.Payload)) == "ok")
 	rc.done <- struct{}{}
 }
@@ -87,6 +103,7 @@ func (s *rpcScenario) run(ctx context.Context, f *fleet, _ *serverWatch) (any, e
 		return nil, errors.New("--conns and --duration must be positive")
 	}
 	h := &rpcHandler{}
+	h.latency.Store(&hist.Histogram{})
 	res := &rpcResult{}
 	conns := make([]*client.Conn, s.conns)
 	res.Ramp = f.openMany(ctx, s.conns, f.opts.Concurrency,
@@ -99,11 +116,51 @@ func (s *rpcScenario) run(ctx context.Context, f *fleet, _ *serverWatch) (any, e
 	if res.Ramp.Joined < s.conns {
 		return res, fmt.Errorf("%d of %d connections did not join (first errors: %v)", s.conns-res.Ramp.Joined, s.conns, res.Ramp.Errors)
 	}
-	logf("rpc: %d connections sending %q for %s", s.conns, s.event, s.duration)
+	if !s.search.enabled {
+		res.rpcStep = s.step(ctx, h, conns, s.rate)
+		if res.Errors > 0 {
+			return res, fmt.Errorf("%d error replies: is --ping-event %q an event of the channel?", res.Errors, s.event)
+		}
+		return res, nil
+	}
+	first := s.rate
+	if first <= 0 {
+		first = 1000
+	}
+	stop, err := s.search.run(ctx, first, s.duration+s.replyTimeout, func(rate float64) (bool, error) {
+		st := s.step(ctx, h, conns, rate)
+		res.Steps = append(res.Steps, st)
+		if st.Errors > 0 {
+			return false, fmt.Errorf("%d error replies: is --ping-event %q an event of the channel?", st.Errors, s.event)
+		}
+		if st.Timeouts+st.SendErrors > 0 {
+			return false, fmt.Errorf("step at %.0f/s: %d timeouts, %d failed sends: connections are no longer usable", rate, st.Timeouts, st.SendErrors)
+		}
+		if st.Sustainable {
+			res.rpcStep = st
+			res.MaxSustainableRate = st.RepliesPerS
+		}
+		return st.Sustainable, nil
+	})
+	res.StopReason = stop
+	logf("rpc find-max: %s; highest sustainable rate %.0f/s (p99 %.2f ms)", stop, res.MaxSustainableRate, res.Latency.P99MS)
+	return res, err
+}
+
+// step sends for --duration at rate (0: as fast as replies come) and
+// measures.
+func (s *rpcScenario) step(ctx context.Context, h *rpcHandler, conns []*client.Conn, rate float64) rpcStep {
+	if rate > 0 {
+		logf("rpc: %d connections sending %q at %.0f/s for %s", s.conns, s.event, rate, s.duration)
+	} else {
+		logf("rpc: %d connections sending %q for %s", s.conns, s.event, s.duration)
+	}
+	lat := &hist.Histogram{}
+	h.latency.Store(lat)
 	var requests, okN, errN, timeouts, sendErrs atomic.Uint64
 	var interval time.Duration
-	if s.rate > 0 {
-		interval = time.Duration(float64(s.conns) / s.rate * float64(time.Second))
+	if rate > 0 {
+		interval = time.Duration(float64(s.conns) / rate * float64(time.Second))
 	}
 	start := time.Now()
 	end := start.Add(s.duration)
@@ -121,6 +178,9 @@ func (s *rpcScenario) run(ctx context.Context, f *fleet, _ *serverWatch) (any, e
 			next := start.Add(time.Duration(int64(interval) * int64(i) / int64(s.conns)))
 			for ctx.Err() == nil {
 				if interval > 0 {
+					if !next.Before(end) {
+						return // no sleeping past the end: it would lower the rate measured
+					}
 					if d := time.Until(next); d > 0 {
 						time.Sleep(d)
 					}
@@ -163,14 +223,14 @@ func (s *rpcScenario) run(ctx context.Context, f *fleet, _ *serverWatch) (any, e
 		}()
 	}
 	wg.Wait()
-	res.Seconds = time.Since(start).Seconds()
+	res := rpcStep{TargetRate: rate, Seconds: time.Since(start).Seconds()}
 	res.Requests, res.Replies, res.Errors = requests.Load(), okN.Load(), errN.Load()
 	res.Timeouts, res.SendErrors = timeouts.Load(), sendErrs.Load()
 	res.RepliesPerS = float64(res.Replies+res.Errors) / res.Seconds
-	res.Latency = h.latency.Summarize()
-	logf("rpc: %d replies (%.0f/s), p50 %.2f ms, p99 %.2f ms, max %.2f ms", res.Replies, res.RepliesPerS, res.Latency.P50MS, res.Latency.P99MS, res.Latency.MaxMS)
-	if res.Errors > 0 {
-		return res, fmt.Errorf("%d error replies: is --ping-event %q an event of the channel?", res.Errors, s.event)
-	}
-	return res, nil
+	res.Latency = lat.Summarize()
+	res.Sustainable = res.Errors+res.Timeouts+res.SendErrors == 0 && res.Replies > 0 &&
+		res.Latency.P99MS <= float64(s.search.maxP99)/1e6 && (rate == 0 || res.RepliesPerS >= 0.9*rate)
+	logf("rpc: %d replies (%.0f/s), p50 %.2f ms, p99 %.2f ms, max %.2f ms%s", res.Replies, res.RepliesPerS, res.Latency.P50MS, res.Latency.P99MS, res.Latency.MaxMS,
+		map[bool]string{true: "", false: " (not sustainable)"}[res.Sustainable])
+	return res
 }
