@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -17,8 +19,9 @@ import (
 type connsScenario struct {
 	n      int
 	rooms  string
-	hold   time.Duration
-	settle time.Duration
+	hold     time.Duration
+	settle   time.Duration
+	serverGC string
 }
 
 func (s *connsScenario) register(fs *flag.FlagSet) {
@@ -26,6 +29,7 @@ func (s *connsScenario) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.rooms, "rooms", "unique", "unique (topic-<n> per connection) or shared (every connection joins --topic)")
 	fs.DurationVar(&s.hold, "hold", 10*time.Second, "how long to hold the connections after the last join")
 	fs.DurationVar(&s.settle, "settle", 5*time.Second, "delay after the last join before reading the server's RSS (at most --hold)")
+	fs.StringVar(&s.serverGC, "server-gc", "", "after the --settle reading, GET this URL to make the server collect garbage (fawkes --pprof: http://127.0.0.1:6060/debug/pprof/heap?gc=1); the end-of-hold reading then shows the heap after a GC and --hold minus --settle of scavenging")
 }
 
 // connsResult is the "result" of a conns run.
@@ -40,6 +44,29 @@ type connsResult struct {
 	ServerBytesPer   float64 `json:"server_rss_per_conn_bytes,omitempty"`
 	// ServerBytesPerSettled is per connection at --settle, for comparison.
 	ServerBytesPerSettled float64 `json:"server_rss_per_conn_settled_bytes,omitempty"`
+	// ServerGC: --server-gc was fetched after the settled reading.
+	ServerGC      bool   `json:"server_gc,omitempty"`
+	ServerGCError string `json:"server_gc_error,omitempty"`
+}
+
+// getURL fetches url and discards the body (a bounded GET).
+func getURL(ctx context.Context, url string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return nil
 }
 
 // closeCounter counts connections the server closed; it ignores messages.
@@ -67,6 +94,14 @@ func (s *connsScenario) run(ctx context.Context, f *fleet, srv *serverWatch) (an
 	holdStart := time.Now()
 	sleepCtx(ctx, settle)
 	res.ServerRSSSettled = srv.rss()
+	if s.serverGC != "" {
+		if err := getURL(ctx, s.serverGC); err != nil {
+			res.ServerGCError = err.Error()
+			logf("--server-gc: %v", err)
+		} else {
+			res.ServerGC = true
+		}
+	}
 	sleepCtx(ctx, s.hold-settle)
 	res.ServerRSSEnd = srv.rss()
 	res.HoldSeconds = time.Since(holdStart).Seconds()

@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -126,6 +127,19 @@ func TestConnsJoinsEveryConnectionAndReadsServerRSS(t *testing.T) {
 				t.Error("summary has no server figures although --pid was given")
 			}
 		})
+	}
+}
+
+func TestConnsServerGC(t *testing.T) {
+	target := startFawkes(t)
+	var gets atomic.Int64
+	gc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { gets.Add(1) }))
+	defer gc.Close()
+	var r connsResult
+	bench(t, true, &r, "conns", "--target", target, "--conns", "5", "--hold", "200ms", "--settle", "100ms",
+		"--pid", strconv.Itoa(os.Getpid()), "--server-gc", gc.URL)
+	if !r.ServerGC || gets.Load() != 1 || r.ServerRSSEnd <= 0 {
+		t.Errorf("server_gc %v after %d GETs, end RSS %d KiB; want one GET", r.ServerGC, gets.Load(), r.ServerRSSEnd)
 	}
 }
 
