@@ -88,10 +88,27 @@ for (const file of serializers) {
   });
 }
 
-// V1 JSON: phoenix.js only speaks V2 (its Socket always connects with vsn=2.0.0),
-// so its serializer has nothing to say about V1 frames; only the format checks
-// above apply to v1_json.json. The Go tests cover V1 encoding and decoding.
-test("v1_json.json: serializer checks", { skip: "phoenix.js only speaks V2; V1 is covered by the Go tests" }, () => {});
+// V1 JSON: phoenix.js 1.8 only speaks V2 (its Socket always connects with
+// vsn=2.0.0), so its serializer has nothing to say about V1 frames. What a V1
+// client reads is the plain JSON object: check every frame's object carries
+// the message's fields, and that server frames never carry join_ref.
+test("v1_json.json: frames are the objects a V1 client reads", () => {
+  for (const f of load("v1_json.json")) {
+    const m = f.message;
+    const got = JSON.parse(f.text);
+    assert.equal(got.topic, m.topic, `${f.name}: topic`);
+    assert.equal(got.event, m.event, `${f.name}: event`);
+    assert.deepEqual(got.ref, m.ref, `${f.name}: ref`);
+    if (f.direction === "server") {
+      assert.ok(!("join_ref" in got), `${f.name}: V1 server frames never carry join_ref`);
+      assert.ok("ref" in got, `${f.name}: V1 server frames always carry ref`);
+    } else {
+      assert.deepEqual(got.join_ref ?? null, m.join_ref, `${f.name}: join_ref`);
+    }
+    const payload = f.kind === "reply" ? { status: m.status, response: m.payload } : m.payload;
+    assert.deepEqual(got.payload, payload, `${f.name}: payload`);
+  }
+});
 
 test("v2_json.json: server frames decode to the expected message", () => {
   for (const f of load("v2_json.json").filter((f) => f.direction === "server")) {
