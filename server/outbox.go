@@ -242,48 +242,6 @@ func (o *outbox) stuck(now int64) bool {
 	return since != 0 && now-since > int64(o.writeTimeout)
 }
 
-// writerScratch is a writer's reusable space for frame headers and iovecs.
-type writerScratch struct {
-	headers []byte
-	iovs    [][]byte
-	total   int
-}
-
-// build lays out batch as iovecs (header, payload, header, ...) and reports
-// whether it ends with a close frame.
-func (w *writerScratch) build(batch []outFrame) (sawClose bool) {
-	w.headers, w.iovs, w.total = w.headers[:0], w.iovs[:0], 0
-	for _, f := range batch {
-		w.headers = appendFrameHeader(w.headers, f.op, len(f.data))
-	}
-	off := 0
-	for _, f := range batch {
-		n := headerLen(len(f.data))
-		w.iovs = append(w.iovs, w.headers[off:off+n])
-		if len(f.data) > 0 {
-			w.iovs = append(w.iovs, f.data)
-		}
-		off += n
-		w.total += n + len(f.data)
-		sawClose = sawClose || f.op == ws.OpClose
-	}
-	return sawClose
-}
-
-// rest copies what a partial write of n bytes left unwritten.
-func (w *writerScratch) rest(n int) []byte {
-	out := make([]byte, 0, w.total-n)
-	for _, b := range w.iovs {
-		if n >= len(b) {
-			n -= len(b)
-			continue
-		}
-		out = append(out, b[n:]...)
-		n = 0
-	}
-	return out
-}
-
 func headerLen(length int) int {
 	switch {
 	case length < 126:
@@ -292,46 +250,4 @@ func headerLen(length int) int {
 		return 4
 	}
 	return 10
-}
-
-// writerPool writes ready outboxes with a few goroutines, which exist only
-// while some outbox is ready. maxWriters bounds them; with fewer writers than
-// ready connections, frames gather per connection while it waits, and one
-// writev sends them all.
-type writerPool struct {
-	maxWriters int
-
-	mu      sync.Mutex
-	ready   []*outbox
-	writers int
-}
-
-func newWriterPool(maxWriters int) *writerPool { return &writerPool{maxWriters: maxWriters} }
-
-func (p *writerPool) schedule(o *outbox) {
-	p.mu.Lock()
-	p.ready = append(p.ready, o)
-	if p.writers < p.maxWriters {
-		p.writers++
-		go p.work()
-	}
-	p.mu.Unlock()
-}
-
-func (p *writerPool) work() {
-	var w writerScratch
-	for {
-		p.mu.Lock()
-		if len(p.ready) == 0 {
-			p.writers--
-			p.ready = nil
-			p.mu.Unlock()
-			return
-		}
-		o := p.ready[0]
-		p.ready[0] = nil
-		p.ready = p.ready[1:]
-		p.mu.Unlock()
-		o.flushReady(&w)
-	}
 }
