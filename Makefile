@@ -5,14 +5,14 @@ COUNT       ?= 5
 FUZZTIME    ?= 30s
 ARGS        ?=
 
-.PHONY: help run test test-go test-js bench lint fuzz npm console-assets
+.PHONY: help run test test-go test-js bench bench-go bench-load lint fuzz npm console-assets
 
 help:
 	@echo "make run [ARGS=...]     start the server on :4000 (in-memory pub/sub)"
 	@echo "make test               test-go, then test-js"
 	@echo "make test-go            go test -race -shuffle=on ./..."
 	@echo "make test-js            the real phoenix npm client against the binary"
-	@echo "make bench [COUNT=5]    all benchmarks"
+	@echo "make bench [COUNT=5]    go benchmarks, then a short run of each load scenario"
 	@echo "make lint               gofmt, go vet, staticcheck"
 	@echo "make fuzz [FUZZTIME=30s] every fuzz target, FUZZTIME each"
 
@@ -36,8 +36,14 @@ npm:
 console-assets: npm
 	cp js-client-tests/node_modules/phoenix/priv/static/phoenix.mjs cmd/fawkes/console/phoenix.mjs
 
-bench:
+bench: bench-go bench-load
+
+bench-go:
 	go test -run '^$$' -bench . -benchmem -count=$(COUNT) ./...
+
+# bench-load runs a short version of each cmd/fawkes-bench scenario.
+bench-load:
+	bash .ci/bench-load.sh
 
 lint:
 	@files="$$(gofmt -l .)"; \
