@@ -190,6 +190,10 @@ type stepResult struct {
 	Closed         int64        `json:"subscribers_closed"`
 	PublishAcks    uint64       `json:"publish_acks"`
 	PublishErrors  uint64       `json:"publish_errors"` // error replies, or failed writes
+	// CPU microseconds per delivery during the step (publishing and
+	// drain): the server's with --pid, and this client's.
+	ServerCPUUSPerDelivery float64 `json:"server_cpu_us_per_delivery,omitempty"`
+	ClientCPUUSPerDelivery float64 `json:"client_cpu_us_per_delivery,omitempty"`
 	// Sustainable: nothing lost, no subscriber closed, no publish error,
 	// p99 within --max-p99, and sent_rate at least 90% of the target.
 	Sustainable bool `json:"sustainable"`
@@ -212,6 +216,7 @@ type fanoutResult struct {
 type fanoutRun struct {
 	s      *fanoutScenario
 	f      *fleet
+	srv    *serverWatch
 	recv   *receiver
 	subs   []*client.Conn
 	pub    *client.Conn
@@ -220,7 +225,7 @@ type fanoutRun struct {
 	result *fanoutResult
 }
 
-func (s *fanoutScenario) run(ctx context.Context, f *fleet, _ *serverWatch) (any, error) {
+func (s *fanoutScenario) run(ctx context.Context, f *fleet, srv *serverWatch) (any, error) {
 	if s.subs <= 0 || s.rate <= 0 || s.duration <= 0 {
 		return nil, errors.New("--subscribers, --rate and --duration must be positive")
 	}
@@ -237,7 +242,7 @@ func (s *fanoutScenario) run(ctx context.Context, f *fleet, _ *serverWatch) (any
 	default:
 		return nil, fmt.Errorf("--patterns %q: want none, shared or distinct", s.patterns)
 	}
-	r := &fanoutRun{s: s, f: f, recv: &receiver{event: s.receiveEvent, countOwn: s.ownEvents}, result: &fanoutResult{Patterns: s.patterns}}
+	r := &fanoutRun{s: s, f: f, srv: srv, recv: &receiver{event: s.receiveEvent, countOwn: s.ownEvents}, result: &fanoutResult{Patterns: s.patterns}}
 	r.subs = make([]*client.Conn, s.subs)
 	r.result.Ramp = f.openMany(ctx, s.subs, f.opts.Concurrency,
 		func(int) string { return f.opts.Topic },
@@ -332,6 +337,7 @@ func (r *fanoutRun) runStep(ctx context.Context, rate float64) stepResult {
 	// The i-th event is due at start + i/rate; a publisher that falls
 	// behind catches up in a burst, and one that cannot shows as a
 	// sent_rate under the target.
+	srvCPU0, cliCPU0 := r.srv.cpu(), cpuOf(0)
 	total := uint64(math.Round(rate * s.duration.Seconds()))
 	var sent, sendErrs uint64
 	start := time.Now()
@@ -354,6 +360,7 @@ func (r *fanoutRun) runStep(ctx context.Context, rate float64) stepResult {
 	for st.received() < expected && time.Now().Before(drainEnd) && ctx.Err() == nil {
 		time.Sleep(5 * time.Millisecond)
 	}
+	srvCPU, cliCPU := r.srv.cpu()-srvCPU0, cpuOf(0)-cliCPU0
 	received, late, noStamp, lastRecv, lat := st.total()
 	res := stepResult{
 		Step:           r.step,
@@ -373,6 +380,12 @@ func (r *fanoutRun) runStep(ctx context.Context, rate float64) stepResult {
 	}
 	if res.Received < expected {
 		res.Lost = expected - res.Received
+	}
+	if res.Received > 0 {
+		if srvCPU0 > 0 {
+			res.ServerCPUUSPerDelivery = srvCPU * 1e6 / float64(res.Received)
+		}
+		res.ClientCPUUSPerDelivery = cliCPU * 1e6 / float64(res.Received)
 	}
 	if expected > 0 {
 		res.LossRatio = float64(res.Lost) / float64(expected)

@@ -164,8 +164,8 @@ func checkFanout(t *testing.T, r fanoutResult, subs int) {
 	if s.PublishErrors != 0 || s.PublishAcks != s.Sent || !s.Sustainable {
 		t.Errorf("publish acks %d of %d, errors %d, sustainable %v", s.PublishAcks, s.Sent, s.PublishErrors, s.Sustainable)
 	}
-	if s.DeliveriesPerS <= 0 {
-		t.Errorf("deliveries/s = %v", s.DeliveriesPerS)
+	if s.DeliveriesPerS <= 0 || s.ClientCPUUSPerDelivery <= 0 {
+		t.Errorf("deliveries/s = %v, client CPU per delivery %v us", s.DeliveriesPerS, s.ClientCPUUSPerDelivery)
 	}
 	checkOrdered(t, "fanout latency", s.Latency)
 }
@@ -173,8 +173,11 @@ func checkFanout(t *testing.T, r fanoutResult, subs int) {
 func TestFanoutEventsChannel(t *testing.T) {
 	target := startFawkes(t)
 	var r fanoutResult
-	bench(t, true, &r, "fanout", "--target", target, "--subscribers", "20", "--rate", "50", "--duration", "1s")
+	bench(t, true, &r, "fanout", "--target", target, "--subscribers", "20", "--rate", "50", "--duration", "1s", "--pid", strconv.Itoa(os.Getpid()))
 	checkFanout(t, r, 20)
+	if r.Steps[0].ServerCPUUSPerDelivery <= 0 {
+		t.Errorf("server CPU per delivery = %v with --pid", r.Steps[0].ServerCPUUSPerDelivery)
+	}
 	if got := r.Steps[0].Subscribers; got != 20 {
 		t.Errorf("receivers = %d, want 20 (the publisher does not get its own events)", got)
 	}

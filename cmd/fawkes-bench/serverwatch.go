@@ -22,6 +22,14 @@ func newServerWatch(pid int) *serverWatch {
 	return s
 }
 
+// cpu returns the server's CPU seconds so far, or 0 without --pid.
+func (s *serverWatch) cpu() float64 {
+	if s.pid <= 0 || s.err != nil {
+		return 0
+	}
+	return cpuOf(s.pid)
+}
+
 // rss returns the server's VmRSS in KiB now, or 0 without --pid.
 func (s *serverWatch) rss() int64 {
 	if s.pid <= 0 || s.err != nil {
