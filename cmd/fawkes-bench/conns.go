@@ -17,8 +17,8 @@ import (
 // connsScenario opens idle joined connections and reports what they cost
 // the server.
 type connsScenario struct {
-	n      int
-	rooms  string
+	n        int
+	rooms    string
 	hold     time.Duration
 	settle   time.Duration
 	serverGC string
