@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -9,7 +8,6 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
-	"golang.org/x/sys/unix"
 )
 
 // outbox is a connection's single writer. Every frame, control frames
@@ -44,6 +42,7 @@ type outbox struct {
 
 	mu        sync.Mutex
 	queue     []outFrame
+	spare     []outFrame // a written batch's slice, for the queue after the next take
 	bytes     int
 	scheduled bool // in the pool's ready list, or being written
 	closing   bool // a close frame is queued: nothing follows it
@@ -111,16 +110,36 @@ func (o *outbox) scheduleLocked() {
 }
 
 // take removes the queued frames. When there are none it unschedules the
-// outbox and returns nil.
+// outbox and returns nil. The next pushes reuse the spare slice of an
+// earlier batch (see recycle), so a busy connection does not allocate a
+// queue per flush.
 func (o *outbox) take() []outFrame {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	batch := o.queue
-	o.queue, o.bytes = nil, 0
 	if len(batch) == 0 {
 		o.scheduled = false
+		return nil
 	}
+	o.queue, o.spare, o.bytes = o.spare, nil, 0
 	return batch
+}
+
+// maxSpare bounds the slice an outbox keeps for reuse: small enough not to
+// weigh on idle connections (at most 8 frames, 256 bytes).
+const maxSpare = 8
+
+// recycle keeps a written batch's slice for the next pushes.
+func (o *outbox) recycle(batch []outFrame) {
+	if cap(batch) > maxSpare {
+		return
+	}
+	clear(batch)
+	o.mu.Lock()
+	if o.spare == nil {
+		o.spare = batch[:0]
+	}
+	o.mu.Unlock()
 }
 
 // flushReady runs on a pool writer: it writes the queued frames without
@@ -131,7 +150,7 @@ func (o *outbox) flushReady(w *writerScratch) {
 		return
 	}
 	sawClose := w.build(batch)
-	n, err := o.writeNow(w.iovs)
+	n, err := w.writeNow(o.raw)
 	switch {
 	case err != nil:
 		o.failed(err)
@@ -140,11 +159,13 @@ func (o *outbox) flushReady(w *writerScratch) {
 		// The socket buffer is full: finish on a goroutine of our own.
 		go o.flushBlocking(w.rest(n), sawClose)
 		o.wrote(len(batch), false)
+		o.recycle(batch)
 		return
 	}
 	if o.wrote(len(batch), sawClose) {
 		return
 	}
+	o.recycle(batch)
 	o.mu.Lock()
 	if len(o.queue) == 0 {
 		o.scheduled = false
@@ -152,27 +173,6 @@ func (o *outbox) flushReady(w *writerScratch) {
 		o.pool.schedule(o)
 	}
 	o.mu.Unlock()
-}
-
-// writeNow writes iovs with one non-blocking writev; it returns how many
-// bytes went out (0 when the socket buffer is full).
-func (o *outbox) writeNow(iovs [][]byte) (int, error) {
-	var n int
-	var werr error
-	err := o.raw.Write(func(fd uintptr) bool {
-		n, werr = unix.Writev(int(fd), iovs)
-		return true // never wait here: a full buffer goes to flushBlocking
-	})
-	if err != nil {
-		return 0, err
-	}
-	if errors.Is(werr, unix.EAGAIN) {
-		return 0, nil
-	}
-	if werr != nil {
-		return 0, werr
-	}
-	return n, nil
 }
 
 // flushBlocking writes pending (the rest of a partial write), then every
@@ -203,6 +203,7 @@ func (o *outbox) flushBlocking(pending []byte, closeAfter bool) {
 		if o.wrote(len(batch), closeAfter) {
 			return
 		}
+		o.recycle(batch)
 	}
 }
 
