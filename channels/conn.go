@@ -10,6 +10,8 @@ type Conn struct {
 	// broadcast on this topic closes the connection.
 	ID string
 	// Params are the connect parameters (query string values, vsn included).
+	// The map may be shared by connections with the same query string: read
+	// it, never modify it.
 	Params map[string]string
 	// Assigns are what the connect hook attached to the connection.
 	Assigns map[string]any

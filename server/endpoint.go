@@ -37,6 +37,7 @@ type Endpoint struct {
 	sessions *lpSessions
 	poller   *poller
 	writers  *writerPool
+	params   paramsCache
 	gone     chan struct{} // closed and replaced when conns becomes empty
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"maps"
 	"net/http"
 	"strings"
 
@@ -97,7 +98,7 @@ func (e *Endpoint) accept(r *http.Request, transport, authToken string, hasToken
 		e.warn(&e.log, "origin refused").Str("origin", origin).Str("transport", transport).Msg("origin refused")
 		return accepted{}, http.StatusForbidden
 	}
-	params := queryParams(r.URL.Query())
+	params := e.params.get(r.URL.RawQuery) // shared: never handed out to be modified
 	ser, err := protocol.Negotiate(params["vsn"])
 	if err != nil {
 		e.stats.refused.Add(1)
@@ -106,7 +107,7 @@ func (e *Endpoint) accept(r *http.Request, transport, authToken string, hasToken
 	}
 	res := ConnectResult{}
 	if e.cfg.Connect != nil {
-		req := &ConnectRequest{Params: params, Header: r.Header, RemoteAddr: r.RemoteAddr, URI: r.URL, AuthToken: authToken, HasAuthToken: hasToken, Transport: transport}
+		req := &ConnectRequest{Params: maps.Clone(params), Header: r.Header, RemoteAddr: r.RemoteAddr, URI: r.URL, AuthToken: authToken, HasAuthToken: hasToken, Transport: transport}
 		res, err = e.callConnect(r.Context(), req)
 		if err != nil {
 			e.stats.refused.Add(1)
