@@ -87,7 +87,7 @@ type Mux struct {
 	idSub       *idSubscriber
 
 	mu       sync.Mutex
-	channels map[string]*Socket
+	channels []*Socket // joined channels: connections join few, so a slice beats a map in memory and lookups
 	closed   bool
 }
 
@@ -147,7 +147,7 @@ func (x *Mux) Dispatch(msg protocol.Message) {
 		x.reply(protocol.Ref{}, msg.Ref, msg.Topic, OK(nil))
 		return
 	}
-	s := x.channels[msg.Topic]
+	s := x.lookup(msg.Topic)
 	if msg.Event == EventJoin {
 		x.join(msg, s)
 		return
@@ -224,12 +224,7 @@ func (x *Mux) join(msg protocol.Message, old *Socket) {
 		s.setState(stateClosed)
 		return
 	}
-	if x.channels == nil {
-		// Made on the first join: a connection that joins nothing (or has
-		// not yet) holds no map.
-		x.channels = make(map[string]*Socket, 1)
-	}
-	x.channels[msg.Topic] = s
+	x.channels = append(x.channels, s)
 	x.pubsub.Subscribe(msg.Topic, s)
 	s.setState(stateJoined)
 	if aj, ok := s.channel.(AfterJoiner); ok {
@@ -306,8 +301,25 @@ func (x *Mux) callHandleIn(s *Socket, in Inbound) (res Result, crashed bool) {
 
 // remove unregisters s from the connection and its topic.
 func (x *Mux) remove(s *Socket) {
-	delete(x.channels, s.topic)
+	for i, c := range x.channels {
+		if c == s {
+			last := len(x.channels) - 1
+			x.channels[i], x.channels[last] = x.channels[last], nil
+			x.channels = x.channels[:last]
+			break
+		}
+	}
 	x.pubsub.Unsubscribe(s.topic, s)
+}
+
+// lookup returns the joined channel of topic, or nil.
+func (x *Mux) lookup(topic string) *Socket {
+	for _, s := range x.channels {
+		if s.topic == topic {
+			return s
+		}
+	}
+	return nil
 }
 
 // terminate runs the channel's Terminate; its pushes still go out, unless
@@ -344,7 +356,8 @@ func (x *Mux) Close() {
 	if x.idSub != nil {
 		x.pubsub.Unsubscribe(x.conn.ID, x.idSub)
 	}
-	for _, s := range x.channels {
+	for len(x.channels) > 0 {
+		s := x.channels[len(x.channels)-1]
 		x.remove(s)
 		x.terminate(s, ReasonClosed)
 	}
