@@ -133,7 +133,7 @@ func run(ctx context.Context, cfg *config, log zerolog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("--addr: %w", err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ConnState: o.fresh.track}
 	log.Info().Str("addr", ln.Addr().String()).Str("socket_path", cfg.SocketPath).Msg("fawkes listening")
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -36,6 +36,7 @@ type ops struct {
 
 	listening atomic.Bool
 	draining  atomic.Bool
+	fresh     newConns // HTTP connections without a request yet (newconns.go)
 }
 
 // mount adds /metrics, /healthz, /readyz and POST /events/{room} to mux.
@@ -144,7 +145,21 @@ func (o *ops) shutdown(srv *http.Server) error {
 	defer cancel()
 	err := o.endpoint.Shutdown(ctx)
 	if err == nil {
-		err = srv.Shutdown(ctx)
+		done := make(chan error, 1)
+		go func() { done <- srv.Shutdown(ctx) }()
+		// Shutdown has closed the listener once it runs; then no connection
+		// without a request will get one served.
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+	wait:
+		for {
+			select {
+			case err = <-done:
+				break wait
+			case <-tick.C:
+				o.fresh.closeAll()
+			}
+		}
 	}
 	if err != nil {
 		_ = srv.Close()
