@@ -100,9 +100,8 @@ func (t *topic) add(key string, m *tracked) {
 	}
 }
 
-// remove unlinks m, and its key when it was the key's last meta.
-func (t *topic) remove(key string, m *tracked) {
-	e := m.entry
+// unlink takes m out of the key's list of metas.
+func (e *entry) unlink(m *tracked) {
 	if m.prev == nil {
 		e.head = m.next
 	} else {
@@ -113,6 +112,12 @@ func (t *topic) remove(key string, m *tracked) {
 	} else {
 		m.next.prev = m.prev
 	}
+}
+
+// remove unlinks m, and its key when it was the key's last meta.
+func (t *topic) remove(key string, m *tracked) {
+	e := m.entry
+	e.unlink(m)
 	t.nmetas--
 	t.nbytes -= len(m.raw)
 	t.state = nil
@@ -139,16 +144,7 @@ func (t *topic) remove(key string, m *tracked) {
 // first, then leaves), so that List agrees with what clients already show.
 func (t *topic) replace(old, m *tracked) {
 	e := old.entry
-	if old.prev == nil {
-		e.head = old.next
-	} else {
-		old.prev.next = old.next
-	}
-	if old.next == nil {
-		e.tail = old.prev
-	} else {
-		old.next.prev = old.prev
-	}
+	e.unlink(old)
 	m.entry, m.prev, m.next = e, e.tail, nil
 	if e.tail == nil {
 		e.head = m
