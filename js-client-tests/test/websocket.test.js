@@ -11,12 +11,10 @@
 // phoenix.js's own serializer.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { Socket } from "phoenix";
-import WebSocket from "ws";
+import { WAIT, sleep, waitFor, within, client as phoenixClient, disconnect, connect, join, push, next } from "./helpers/phoenix.js";
 import { buildFawkes, startServer, stopAll, cleanup } from "./helpers/server.js";
 
 const TEST_TIMEOUT = 15_000; // no test may hang
-const WAIT = 3_000; // default for a single expectation
 
 let server;
 
@@ -31,121 +29,10 @@ after(async () => {
 });
 
 // ---------------------------------------------------------------- helpers
+// (shared with the other suites: helpers/phoenix.js)
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls predicate every 5 ms; rejects with a clear message after ms. */
-async function waitFor(predicate, ms = WAIT, what = "condition") {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (await predicate()) return;
-    if (Date.now() >= deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(5);
-  }
-}
-
-/** Races a promise against a timer that rejects with a clear message. */
-function within(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-/** A ws WebSocket that records every frame phoenix.js sends. */
-function recordingTransport(sent) {
-  return class RecordingWebSocket extends WebSocket {
-    send(data, ...rest) {
-      sent.push(data);
-      return super.send(data, ...rest);
-    }
-  };
-}
-
-/**
- * A phoenix.js Socket with fast backoffs and short timeouts, plus the frames it
- * sent (`sent`, text frames parsed) and received (`received`, decoded messages)
- * and its close events. Disconnected after the test, pass or fail.
- */
-function client(t, url = server.url, opts = {}) {
-  const raw = [];
-  const c = {
-    raw,
-    received: [],
-    closes: [],
-    errors: [],
-    /** Text frames the client sent, as [join_ref, ref, topic, event, payload]. */
-    sent: () => raw.filter((d) => typeof d === "string").map((d) => JSON.parse(d)),
-  };
-  c.socket = new Socket(url, {
-    transport: recordingTransport(raw),
-    timeout: 2_000,
-    reconnectAfterMs: () => 50,
-    rejoinAfterMs: () => 50,
-    ...opts,
-  });
-  c.socket.onMessage((m) => c.received.push(m));
-  c.socket.onClose((e) => c.closes.push(e));
-  c.socket.onError((e) => c.errors.push(e));
-  t.after(() => disconnect(c.socket));
-  return c;
-}
-
-function disconnect(socket) {
-  return within(new Promise((r) => socket.disconnect(r)), 3_000, "socket.disconnect").catch(() => {});
-}
-
-/** Connects and resolves on onOpen. */
-async function connect(c) {
-  const opened = new Promise((r) => c.socket.onOpen(r));
-  c.socket.connect();
-  await within(opened, WAIT, `socket to open (${c.socket.endPointURL()})`);
-}
-
-/** Joins; resolves {status, response} on the first ok or error reply. */
-function join(channel, ms = WAIT) {
-  return within(
-    new Promise((resolve, reject) => {
-      channel.join()
-        .receive("ok", (response) => resolve({ status: "ok", response }))
-        .receive("error", (response) => resolve({ status: "error", response }))
-        .receive("timeout", () => reject(new Error(`join ${channel.topic}: phoenix.js push timeout`)));
-    }),
-    ms,
-    `the join reply on ${channel.topic}`,
-  );
-}
-
-/** Pushes; resolves {status, response} on the reply. */
-function push(channel, event, payload = {}, ms = WAIT) {
-  return within(
-    new Promise((resolve, reject) => {
-      channel.push(event, payload)
-        .receive("ok", (response) => resolve({ status: "ok", response }))
-        .receive("error", (response) => resolve({ status: "error", response }))
-        .receive("timeout", () => reject(new Error(`push ${event} on ${channel.topic}: phoenix.js push timeout`)));
-    }),
-    ms,
-    `the reply to ${event} on ${channel.topic}`,
-  );
-}
-
-/** Resolves with the payload of the next `event` on channel. */
-function next(channel, event, ms = WAIT) {
-  return within(
-    new Promise((resolve) => {
-      const ref = channel.on(event, (payload) => {
-        channel.off(event, ref);
-        resolve(payload);
-      });
-    }),
-    ms,
-    `event ${event} on ${channel.topic}`,
-  );
-}
+/** A recording phoenix.js client of the server under test (see helpers/phoenix.js). */
+const client = (t, url = server.url, opts = {}) => phoenixClient(t, url, opts);
 
 let topicSeq = 0;
 const topic = (name) => `conformance:${name}-${++topicSeq}`;
