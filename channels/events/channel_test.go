@@ -30,7 +30,7 @@ func TestCloudEventGoesToOtherMembersUnchanged(t *testing.T) {
 	sender.expect(reply(room, "ok", `{"id":"eé-1"}`))
 	want := []byte(`[null,null,"events:r","cloudevent",` + ev + `]`)
 	for _, c := range []*client{other, third} {
-		got := c.tr.take()
+		got := c.tr.Take()
 		if len(got) != 1 || !bytes.Equal(got[0].Data, want) || got[0].Binary {
 			t.Errorf("receiver got %q\nwant %q", framesText(got), want)
 		}
@@ -69,7 +69,7 @@ func TestCloudEventPatterns(t *testing.T) {
 		sender.push(room, "cloudevent", validEvent("1", tt.typ))
 		sender.expect(reply(room, "ok", `{"id":"1"}`))
 		for name, c := range receivers {
-			got := len(c.tr.take())
+			got := len(c.tr.Take())
 			want := 0
 			for _, n := range tt.want {
 				if n == name {
@@ -168,7 +168,7 @@ func TestSubscribe(t *testing.T) {
 			c.join(room, `{}`)
 			for _, st := range tt.steps[:len(tt.steps)-1] {
 				c.push(room, st[0], st[1])
-				c.tr.take()
+				c.tr.Take()
 			}
 			before := append([]string(nil), channelOf(t, w).patterns...)
 			last := tt.steps[len(tt.steps)-1]
@@ -192,19 +192,19 @@ func TestSubscriptionsFilterDelivery(t *testing.T) {
 	rcv.join(room, `{}`)
 	send := func(typ string) int {
 		sender.push(room, "cloudevent", validEvent("1", typ))
-		sender.tr.take()
-		return len(rcv.tr.take())
+		sender.tr.Take()
+		return len(rcv.tr.Take())
 	}
 	if send("x.y") != 1 {
 		t.Error("no patterns: not delivered")
 	}
 	rcv.push(room, "subscribe", `{"event_types":["a.*"]}`)
-	rcv.tr.take()
+	rcv.tr.Take()
 	if send("x.y") != 0 || send("a.b") != 1 {
 		t.Error("after subscribe a.*: wrong delivery")
 	}
 	rcv.push(room, "unsubscribe", `{"event_types":["a.*"]}`)
-	rcv.tr.take()
+	rcv.tr.Take()
 	if send("x.y") != 1 {
 		t.Error("after unsubscribing everything: not delivered")
 	}
@@ -227,7 +227,7 @@ func TestBinaryFrame(t *testing.T) {
 	c.expect(rejected(room, `{"reason":"binary_not_supported","message":"binary frames are not supported on events topics: send JSON"}`)...)
 	other.expect()
 	c.push(room, "ping", `{}`) // the channel lives on
-	if got := len(c.tr.take()); got != 2 {
+	if got := len(c.tr.Take()); got != 2 {
 		t.Errorf("after a binary frame, ping got %d frames", got)
 	}
 }
@@ -280,7 +280,7 @@ func TestHeartbeat(t *testing.T) {
 	b.join("events:b", `{}`)
 	gone.join("events:c", `{}`)
 	gone.send(`["1","3","events:c","phx_leave",{}]`)
-	gone.tr.take()
+	gone.tr.Take()
 
 	spy := &countingSubscriber{}
 	w.ps.Subscribe("events:a", spy)
@@ -307,14 +307,10 @@ func TestRunSendsHeartbeats(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { w.svc.Run(ctx); close(done) }()
-	checkFor(t, 2*time.Second, func() bool {
-		c.tr.mu.Lock()
-		defer c.tr.mu.Unlock()
-		return len(c.tr.frames) >= 2
-	})
+	checkFor(t, 2*time.Second, func() bool { return c.tr.Len() >= 2 })
 	cancel()
 	<-done
-	for _, f := range decodeFrames(t, c.tr.take()) {
+	for _, f := range decodeFrames(t, c.tr.Take()) {
 		if f.Event != "heartbeat" || f.JoinRef != "null" || f.Ref != "null" {
 			t.Errorf("unexpected frame %+v", f)
 		}
@@ -390,7 +386,7 @@ func TestForeignCloudEventBroadcastIsFiltered(t *testing.T) {
 		if err := w.ps.Publish(b); err != nil {
 			t.Fatal(err)
 		}
-		if got := len(a.tr.take()); got != tt.want {
+		if got := len(a.tr.Take()); got != tt.want {
 			t.Errorf("type %s: %d frames, want %d", tt.typ, got, tt.want)
 		}
 	}

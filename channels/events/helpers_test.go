@@ -3,6 +3,7 @@ package events
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/fawkes-rt/fawkes/channels/channelstest"
 	"sync"
 	"testing"
 	"time"
@@ -16,27 +17,7 @@ import (
 )
 
 // recorder is a channels.Transport that keeps every frame.
-type recorder struct {
-	mu     sync.Mutex
-	frames []protocol.Frame
-}
-
-func (r *recorder) Send(f protocol.Frame) {
-	r.mu.Lock()
-	r.frames = append(r.frames, f)
-	r.mu.Unlock()
-}
-
-func (r *recorder) Disconnect() {}
-
-// take returns and forgets the frames recorded so far.
-func (r *recorder) take() []protocol.Frame {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	f := r.frames
-	r.frames = nil
-	return f
-}
+type recorder = channelstest.Recorder
 
 // frame is a decoded server frame. Refs are JSON tokens ("null", `"1"`);
 // Payload is the decoded JSON payload, so that key order does not matter.
@@ -195,7 +176,7 @@ func (c *client) send(text string) {
 func (c *client) join(topic, payload string) {
 	c.t.Helper()
 	c.send(`["1","1",` + quote(topic) + `,"phx_join",` + payload + `]`)
-	got := decodeFrames(c.t, c.tr.take())
+	got := decodeFrames(c.t, c.tr.Take())
 	if len(got) != 1 || got[0].Event != "phx_reply" || got[0].Payload.(map[string]any)["status"] != "ok" {
 		c.t.Fatalf("join %s %s: got %+v", topic, payload, got)
 	}
@@ -213,7 +194,7 @@ func (c *client) expect(want ...frame) {
 	if want == nil {
 		want = []frame{}
 	}
-	if diff := cmp.Diff(want, decodeFrames(c.t, c.tr.take())); diff != "" {
+	if diff := cmp.Diff(want, decodeFrames(c.t, c.tr.Take())); diff != "" {
 		c.t.Errorf("frames (-want +got):\n%s", diff)
 	}
 }

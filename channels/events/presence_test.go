@@ -48,7 +48,7 @@ func presences(t *testing.T, v any) map[string][]map[string]any {
 func (c *client) joinFrames(topic, payload string) []frame {
 	c.t.Helper()
 	c.send(`["1","1",` + quote(topic) + `,"phx_join",` + payload + `]`)
-	return decodeFrames(c.t, c.tr.take())
+	return decodeFrames(c.t, c.tr.Take())
 }
 
 func TestPresenceJoin(t *testing.T) {
@@ -218,10 +218,10 @@ func TestPresenceLeaves(t *testing.T) {
 			stay, goer := connect("stay"), connect("goer")
 			stay.joinFrames(room, `{}`)
 			goer.joinFrames(room, `{"meta":{"m":1}}`)
-			stay.tr.take()
+			stay.tr.Take()
 
 			tt.end(goer)
-			got := decodeFrames(t, stay.tr.take())
+			got := decodeFrames(t, stay.tr.Take())
 			if len(got) == 0 || got[0].Event != presence.EventDiff {
 				t.Fatalf("stay got %+v, want a presence_diff", got)
 			}
@@ -252,7 +252,7 @@ func TestPresenceDiffsPassTheEventTypeFilter(t *testing.T) {
 	a := w.connect(channels.Conn{ID: "a"})
 	a.joinFrames(room, `{"event_types":["com.example.*"]}`)
 	w.connect(channels.Conn{ID: "b"}).joinFrames(room, `{}`)
-	got := decodeFrames(t, a.tr.take())
+	got := decodeFrames(t, a.tr.Take())
 	if len(got) != 1 || got[0].Event != presence.EventDiff {
 		t.Fatalf("a got %+v, want b's join diff", got)
 	}
@@ -267,7 +267,7 @@ func TestPresenceStateAfterEveryJoin(t *testing.T) {
 		jr := fmt.Sprint(i * 10)
 		m := protocol.Message{JoinRef: protocol.StringRef(jr), Ref: protocol.StringRef(jr), Topic: room, Event: channels.EventJoin, Payload: []byte(`{}`)}
 		c.mux.Dispatch(m)
-		got := decodeFrames(t, c.tr.take())
+		got := decodeFrames(t, c.tr.Take())
 		last := got[len(got)-1]
 		if last.Event != presence.EventState || last.JoinRef != quote(jr) {
 			t.Fatalf("join %d: got %+v, want a presence_state stamped %q last", i, got, jr)

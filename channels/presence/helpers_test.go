@@ -3,6 +3,7 @@ package presence_test
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/fawkes-rt/fawkes/channels/channelstest"
 	"slices"
 	"sync"
 	"testing"
@@ -125,26 +126,7 @@ func (w *world) lastSocket() *channels.Socket {
 }
 
 // recorder is a channels.Transport that keeps every frame.
-type recorder struct {
-	mu     sync.Mutex
-	frames []protocol.Frame
-}
-
-func (r *recorder) Send(f protocol.Frame) {
-	r.mu.Lock()
-	r.frames = append(r.frames, f)
-	r.mu.Unlock()
-}
-
-func (r *recorder) Disconnect() {}
-
-func (r *recorder) take() []protocol.Frame {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	f := r.frames
-	r.frames = nil
-	return f
-}
+type recorder = channelstest.Recorder
 
 // client is one connection: a real Mux on the world's PubSub.
 type client struct {
@@ -186,7 +168,7 @@ type frame struct {
 
 func (c *client) frames() []frame {
 	c.t.Helper()
-	return decodeFrames(c.t, c.tr.take())
+	return decodeFrames(c.t, c.tr.Take())
 }
 
 func decodeFrames(t testing.TB, fs []protocol.Frame) []frame {

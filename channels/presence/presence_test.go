@@ -102,10 +102,10 @@ func TestDiffIsEncodedOnce(t *testing.T) {
 	a, b, c := w.connect(), w.connect(), w.connect()
 	a.join("room:1", `{"key":"a"}`)
 	b.join("room:1", `{"key":"b"}`)
-	a.tr.take()
-	b.tr.take()
+	a.tr.Take()
+	b.tr.Take()
 	c.join("room:1", `{"key":"c"}`)
-	fa, fb := a.tr.take(), b.tr.take()
+	fa, fb := a.tr.Take(), b.tr.Take()
 	if len(fa) != 1 || len(fb) != 1 {
 		t.Fatalf("want one diff each, got %d and %d frames", len(fa), len(fb))
 	}
