@@ -262,19 +262,26 @@ func scanArray(data []byte, i, depth, limit int, element func([]byte)) (int, err
 		if element != nil {
 			element(data[start:i:i])
 		}
-		i = SkipSpace(data, i)
-		if i >= len(data) {
-			return i, syntaxError(i, "unterminated array")
-		}
-		switch data[i] {
-		case ',':
-			i = SkipSpace(data, i+1)
-		case ']':
-			return i + 1, nil
-		default:
-			return i, syntaxError(i, "expected , or ] in array")
+		var done bool
+		if i, done, err = afterValue(data, i, ']', "unterminated array", "expected , or ] in array"); done || err != nil {
+			return i, err
 		}
 	}
+}
+
+// afterValue reads what follows a value in an array or object: a comma (the
+// next value starts at next) or the closing byte (done).
+func afterValue(data []byte, i int, closing byte, unterminated, unexpected string) (next int, done bool, err error) {
+	i = SkipSpace(data, i)
+	switch {
+	case i >= len(data):
+		return i, false, syntaxError(i, unterminated)
+	case data[i] == ',':
+		return SkipSpace(data, i+1), false, nil
+	case data[i] == closing:
+		return i + 1, true, nil
+	}
+	return i, false, syntaxError(i, unexpected)
 }
 
 func scanObject(data []byte, i, depth, limit int, member func(key, value []byte)) (int, error) {
@@ -306,17 +313,9 @@ func scanObject(data []byte, i, depth, limit int, member func(key, value []byte)
 		if member != nil {
 			member(data[keyStart:keyEnd:keyEnd], data[start:i:i])
 		}
-		i = SkipSpace(data, i)
-		if i >= len(data) {
-			return i, syntaxError(i, "unterminated object")
-		}
-		switch data[i] {
-		case ',':
-			i = SkipSpace(data, i+1)
-		case '}':
-			return i + 1, nil
-		default:
-			return i, syntaxError(i, "expected , or } in object")
+		var done bool
+		if i, done, err = afterValue(data, i, '}', "unterminated object", "expected , or } in object"); done || err != nil {
+			return i, err
 		}
 	}
 }
