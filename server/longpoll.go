@@ -74,6 +74,11 @@ func (e *Endpoint) longPollGet(w http.ResponseWriter, r *http.Request, s *lpSess
 			writeLongPoll(w, http.StatusForbidden, "", nil)
 			return
 		}
+		if r.Context().Err() != nil {
+			// The client left while the connect hook ran: nobody would ever
+			// learn the token, so the session would only wait to expire.
+			return
+		}
 		s = e.startSession(acc)
 		if s == nil {
 			writeLongPoll(w, http.StatusForbidden, "", nil)

@@ -102,6 +102,9 @@ type lpSession struct {
 	msgsOut  int64
 
 	ready chan struct{} // closed once startSession has set every field
+	// opened is false for a session that a draining Endpoint refused to
+	// register: it never served a request. Set before ready is closed.
+	opened bool
 }
 
 func (e *Endpoint) startSession(acc accepted) *lpSession {
@@ -118,8 +121,12 @@ func (e *Endpoint) startSession(acc accepted) *lpSession {
 	if ok {
 		e.sessions.add(s)
 	}
+	s.opened = ok
 	close(s.ready)
 	if !ok {
+		// Shutdown began after accept: end undoes the Mux, the timer and
+		// the count, and logs and counts no close for a session that never
+		// opened.
 		s.end(closeShutdown)
 		return nil
 	}
@@ -257,6 +264,9 @@ func (s *lpSession) finish(r closeReason) {
 	s.e.sessions.remove(s)
 	s.mux.Close()
 	s.e.stats.lpSessions.Add(-1)
+	if !s.opened {
+		return
+	}
 	s.e.stats.closed(r)
 	info := r.info()
 	s.log.WithLevel(info.level).
