@@ -59,9 +59,17 @@ type Config struct {
 	// LongPollMaxBody bounds a LongPoll POST body. Zero means 8 MiB.
 	LongPollMaxBody int64
 	// LongPollKey signs LongPoll session tokens. Nil means a random key made
-	// by New (tokens are then valid on this process only, which is where the
-	// sessions live anyway).
+	// by New: tokens are then valid on this process only, which is where the
+	// sessions live on a single node. With a Relay every node must have the
+	// same key, so that each can check the tokens of the others.
 	LongPollKey []byte
+	// Relay carries a LongPoll request that reached a node other than the
+	// one holding its session to that node, so that LongPoll works behind a
+	// balancer without sticky sessions. Tokens then name the node that owns
+	// the session, and New registers the handlers "longpoll.get" and
+	// "longpoll.post" with Relay.Handle (use one Relay per Endpoint). Nil
+	// means PubSub if it implements pubsub.Relay, else a single node.
+	Relay pubsub.Relay
 	// Logger receives the endpoint's logs. Nil means no logging. Repeated
 	// warnings (malformed messages, refused origins, ...) are rate-limited
 	// per message: lograte.DefaultBurst per lograte.DefaultInterval, then
@@ -78,6 +86,9 @@ func (c *Config) withDefaults() Config {
 	out := *c
 	if out.PubSub == nil {
 		out.PubSub = pubsub.NewLocal()
+	}
+	if out.Relay == nil {
+		out.Relay, _ = out.PubSub.(pubsub.Relay)
 	}
 	if out.IdleTimeout <= 0 {
 		out.IdleTimeout = DefaultIdleTimeout

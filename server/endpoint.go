@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,16 +42,30 @@ type Endpoint struct {
 	gone     chan struct{} // closed and replaced when conns becomes empty
 }
 
-// New returns an Endpoint for cfg.
+// New returns an Endpoint for cfg. It panics if cfg's Relay (or PubSub
+// acting as one) has a NodeID that pubsub.Relay does not allow.
 func New(cfg Config) *Endpoint {
 	e := &Endpoint{cfg: cfg.withDefaults(), conns: make(map[liveConn]struct{})}
-	e.sessions = newLPSessions(e)
+	node := ""
+	if e.cfg.Relay != nil {
+		node = e.cfg.Relay.NodeID()
+		if !validNodeID(node) {
+			panic("server: Relay.NodeID() " + strconv.Quote(node) + " is not a node id (non-empty, A-Z a-z 0-9 _ -)")
+		}
+	}
+	e.sessions = newLPSessions(e, node)
 	e.poller = newPoller(e)
 	// Two writers per CPU keep every core writing while one waits on the
 	// scheduler; more would only split batches.
 	e.writers = newWriterPool(2 * runtime.GOMAXPROCS(0))
 	e.log = *e.cfg.Logger
 	e.hooks = e.stats.hooks(e.cfg.Hooks)
+	if e.cfg.Relay != nil {
+		if len(e.cfg.LongPollKey) == 0 {
+			e.log.Warn().Str("node", node).Msg("LongPoll relay without a LongPollKey: other nodes cannot check this node's tokens, so LongPoll needs sticky sessions")
+		}
+		e.handleRelay() // last: a handler may run at once
+	}
 	return e
 }
 

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/fawkes-rt/fawkes/protocol"
 )
 
@@ -42,10 +44,16 @@ func (e *Endpoint) serveLongPoll(w http.ResponseWriter, r *http.Request) {
 		writeLongPoll(w, http.StatusForbidden, "", nil)
 		return
 	}
-	s := e.sessions.lookup(longPollToken(r))
-	if r.Method == http.MethodGet {
+	token := longPollToken(r)
+	s, owner := e.sessions.route(token)
+	switch {
+	case owner != "" && r.Method == http.MethodGet:
+		e.forwardGet(w, r, owner, token)
+	case owner != "":
+		e.forwardPost(w, r, owner, token)
+	case r.Method == http.MethodGet:
 		e.longPollGet(w, r, s)
-	} else {
+	default:
 		e.longPollPost(w, r, s)
 	}
 }
@@ -65,58 +73,100 @@ func longPollToken(r *http.Request) string {
 
 func (e *Endpoint) longPollGet(w http.ResponseWriter, r *http.Request, s *lpSession) {
 	if s == nil {
-		token, hasToken := "", false
-		if vs, ok := r.Header["X-Phoenix-Authtoken"]; ok && len(vs) > 0 {
-			token, hasToken = vs[0], true
-		}
-		acc, status := e.accept(r, "longpoll", token, hasToken)
-		if status != 0 {
-			writeLongPoll(w, http.StatusForbidden, "", nil)
-			return
-		}
-		if r.Context().Err() != nil {
-			// The client left while the connect hook ran: nobody would ever
-			// learn the token, so the session would only wait to expire.
-			return
-		}
-		s = e.startSession(acc)
-		if s == nil {
-			writeLongPoll(w, http.StatusForbidden, "", nil)
-			return
-		}
-		writeLongPoll(w, http.StatusGone, s.token, []string{})
+		e.longPollOpen(w, r)
 		return
 	}
-	frames, ok := s.poll(r.Context().Done())
-	switch {
-	case !ok:
-		// The session ended while this GET waited: phoenix.js holding a token
-		// treats 410 as "session gone" and reconnects.
-		writeLongPoll(w, http.StatusGone, "", []string{})
-	case len(frames) == 0:
-		writeLongPoll(w, http.StatusNoContent, s.token, []string{})
-	default:
-		writeLongPoll(w, http.StatusOK, s.token, frames)
+	s.get(r.Context().Done()).write(w)
+}
+
+// longPollOpen answers a GET that names no live session: it opens one and
+// answers {"status":410,"token":..,"messages":[]}, or {"status":403} when
+// the connection is refused.
+func (e *Endpoint) longPollOpen(w http.ResponseWriter, r *http.Request) {
+	token, hasToken := "", false
+	if vs, ok := r.Header["X-Phoenix-Authtoken"]; ok && len(vs) > 0 {
+		token, hasToken = vs[0], true
 	}
+	acc, status := e.accept(r, "longpoll", token, hasToken)
+	if status != 0 {
+		writeLongPoll(w, http.StatusForbidden, "", nil)
+		return
+	}
+	if r.Context().Err() != nil {
+		// The client left while the connect hook ran: nobody would ever
+		// learn the token, so the session would only wait to expire.
+		return
+	}
+	s := e.startSession(acc)
+	if s == nil {
+		writeLongPoll(w, http.StatusForbidden, "", nil)
+		return
+	}
+	writeLongPoll(w, http.StatusGone, s.token, []string{})
 }
 
 func (e *Endpoint) longPollPost(w http.ResponseWriter, r *http.Request, s *lpSession) {
 	if s == nil {
-		writeLongPoll(w, http.StatusGone, "", nil)
+		lpNoSessionPost.write(w)
 		return
 	}
+	body, ok := e.readLongPollBody(w, r, &s.log)
+	if !ok {
+		return
+	}
+	s.post(r.Header.Get("Content-Type"), body).write(w)
+}
+
+// lpNoSessionPost is the answer to a POST that names no live session.
+var lpNoSessionPost = lpAnswer{status: http.StatusGone}
+
+// readLongPollBody reads a POST body of at most LongPollMaxBody bytes. On
+// false the request is answered (413) or the client is gone.
+func (e *Endpoint) readLongPollBody(w http.ResponseWriter, r *http.Request, log *zerolog.Logger) ([]byte, bool) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, e.cfg.LongPollMaxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			e.stats.tooBig.Add(1)
-			e.warn(&s.log, "longpoll body too big").Int64("limit", e.cfg.LongPollMaxBody).Msg("longpoll body too big")
+			e.warn(log, "longpoll body too big").Int64("limit", e.cfg.LongPollMaxBody).Msg("longpoll body too big")
 			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
-			return
 		}
-		return // the client went away
+		return nil, false // else the client went away
 	}
-	msgs, err := decodeLongPollBody(s.ser, r.Header.Get("Content-Type"), body, e.cfg.MaxMessageBytes)
+	return body, true
+}
+
+// lpAnswer is the JSON body of a LongPoll answer. The node that owns a
+// session computes it, and the node the client asked writes it.
+type lpAnswer struct {
+	status   int
+	token    string   // "" leaves the key out
+	messages []string // nil leaves the key out
+}
+
+func (a lpAnswer) write(w http.ResponseWriter) { writeLongPoll(w, a.status, a.token, a.messages) }
+
+// get is a poll: it waits up to the window (or until done is closed) for
+// queued frames and takes them.
+func (s *lpSession) get(done <-chan struct{}) lpAnswer {
+	frames, ok := s.poll(done)
+	switch {
+	case !ok:
+		// The session ended while this GET waited: phoenix.js holding a token
+		// treats 410 as "session gone" and reconnects.
+		return lpAnswer{status: http.StatusGone, messages: []string{}}
+	case len(frames) == 0:
+		return lpAnswer{status: http.StatusNoContent, token: s.token, messages: []string{}}
+	default:
+		return lpAnswer{status: http.StatusOK, token: s.token, messages: frames}
+	}
+}
+
+// post decodes a POST body and dispatches its messages in order, waiting
+// up to the window for them to be handled.
+func (s *lpSession) post(contentType string, body []byte) lpAnswer {
+	e := s.e
+	msgs, err := decodeLongPollBody(s.ser, contentType, body, e.cfg.MaxMessageBytes)
 	if err != nil {
 		// As a malformed WebSocket frame closes the connection (1011), a
 		// malformed POST ends the session; phoenix.js reconnects on any
@@ -124,8 +174,7 @@ func (e *Endpoint) longPollPost(w http.ResponseWriter, r *http.Request, s *lpSes
 		e.stats.malformed.Add(1)
 		e.warn(&s.log, "malformed longpoll message; ending session").Err(err).Msg("malformed longpoll message; ending session")
 		s.end(closeMalformed)
-		writeLongPoll(w, http.StatusBadRequest, "", nil)
-		return
+		return lpAnswer{status: http.StatusBadRequest}
 	}
 	s.countIn(len(msgs))
 	done := make(chan struct{})
@@ -139,9 +188,9 @@ func (e *Endpoint) longPollPost(w http.ResponseWriter, r *http.Request, s *lpSes
 	defer timer.Stop()
 	select {
 	case <-done:
-		writeLongPoll(w, http.StatusOK, "", nil)
+		return lpAnswer{status: http.StatusOK}
 	case <-timer.C:
-		writeLongPoll(w, http.StatusRequestTimeout, "", nil)
+		return lpAnswer{status: http.StatusRequestTimeout}
 	}
 }
 

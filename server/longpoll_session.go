@@ -20,43 +20,85 @@ import (
 type lpSessions struct {
 	e   *Endpoint
 	key []byte
+	// node is this node's id, which tokens carry when the Endpoint has a
+	// Relay; "" on a single node.
+	node string
 
 	mu   sync.Mutex
 	byID map[string]*lpSession
 }
 
-func newLPSessions(e *Endpoint) *lpSessions {
+func newLPSessions(e *Endpoint, node string) *lpSessions {
 	key := e.cfg.LongPollKey
 	if len(key) == 0 {
 		key = make([]byte, 32)
 		_, _ = rand.Read(key)
 	}
-	return &lpSessions{e: e, key: key, byID: make(map[string]*lpSession)}
+	return &lpSessions{e: e, key: key, node: node, byID: make(map[string]*lpSession)}
 }
 
-// token returns "<id>.<mac>": the id is 16 random bytes, the MAC binds it
-// to this server's key. Both parts are base64url, so the token is safe in a
-// URL and a header.
+// token returns "<id>.<mac>" on a single node and "<node>.<id>.<mac>" with
+// a Relay: the id is 16 random bytes, the MAC binds it (and the node that
+// owns the session) to the key, so every node with the same key can tell
+// which node to ask. All parts are base64url or node id characters, so the
+// token is safe in a URL and a header.
 func (ss *lpSessions) token(id string) string {
-	return id + "." + ss.mac(id)
+	signed := id
+	if ss.node != "" {
+		signed = ss.node + "." + id
+	}
+	return signed + "." + ss.mac(signed)
 }
 
-func (ss *lpSessions) mac(id string) string {
+func (ss *lpSessions) mac(signed string) string {
 	h := hmac.New(sha256.New, ss.key)
-	h.Write([]byte(id))
+	h.Write([]byte(signed))
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:18])
 }
 
-// lookup returns the live session a token names, or nil for a missing,
-// forged or ended one.
-func (ss *lpSessions) lookup(token string) *lpSession {
-	id, mac, ok := strings.Cut(token, ".")
-	if !ok || !hmac.Equal([]byte(mac), []byte(ss.mac(id))) {
-		return nil
+// parse returns the node and session id a token names; node is "" on a
+// single node. ok is false for a malformed or forged token. What is signed
+// has exactly one "." with a Relay and none without, so a token of one
+// format never passes for the other.
+func (ss *lpSessions) parse(token string) (node, id string, ok bool) {
+	i := strings.LastIndexByte(token, '.')
+	if i < 0 {
+		return "", "", false
+	}
+	signed, mac := token[:i], token[i+1:]
+	if !hmac.Equal([]byte(mac), []byte(ss.mac(signed))) {
+		return "", "", false
+	}
+	if ss.node == "" {
+		return "", signed, signed != "" && !strings.Contains(signed, ".")
+	}
+	node, id, ok = strings.Cut(signed, ".")
+	if !ok || node == "" || id == "" || strings.Contains(id, ".") {
+		return "", "", false
+	}
+	return node, id, true
+}
+
+// route returns the live session of this node a token names, or the
+// other node that owns it (owner != ""), or neither for a missing, forged
+// or ended session.
+func (ss *lpSessions) route(token string) (s *lpSession, owner string) {
+	node, id, ok := ss.parse(token)
+	if !ok {
+		return nil, ""
+	}
+	if node != ss.node {
+		return nil, node
 	}
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	return ss.byID[id]
+	return ss.byID[id], ""
+}
+
+// lookup returns the live session of this node a token names, or nil.
+func (ss *lpSessions) lookup(token string) *lpSession {
+	s, _ := ss.route(token)
+	return s
 }
 
 func (ss *lpSessions) add(s *lpSession) {

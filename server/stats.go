@@ -21,6 +21,10 @@ type Stats struct {
 	closes      [closeWriteError + 1]atomic.Int64
 	msgsIn      [numTransports]atomic.Int64
 	msgsOut     [numTransports]atomic.Int64
+
+	lpForwarded     atomic.Int64
+	lpOwnerGone     atomic.Int64
+	lpForwardFailed atomic.Int64
 }
 
 // Transport indexes of the per-transport counters.
@@ -67,6 +71,16 @@ func (s *Stats) Connections() int64 { return s.connections.Load() }
 
 // LongPollSessions returns the number of live LongPoll sessions.
 func (s *Stats) LongPollSessions() int64 { return s.lpSessions.Load() }
+
+// LongPollForwards returns how many LongPoll requests this node forwarded
+// through the Relay to the node that owns their session, and how many of
+// those failed because the owner was gone (ownerGone: its clients open new
+// sessions, as after a restart) or did not answer in time or at all
+// (failed: the cluster is stalled or broken). A client that leaves while
+// its request is forwarded counts as neither.
+func (s *Stats) LongPollForwards() (forwarded, ownerGone, failed int64) {
+	return s.lpForwarded.Load(), s.lpOwnerGone.Load(), s.lpForwardFailed.Load()
+}
 
 // Refused returns how many connection attempts were refused (bad upgrade,
 // origin, vsn or connect hook).
