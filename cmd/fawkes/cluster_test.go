@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"net/http"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -18,7 +19,7 @@ import (
 func TestClusterTwoNodesShareARoomThroughRedis(t *testing.T) {
 	redis := redistest.Start(t)
 	args := []string{"--pubsub", "redis", "--redis-url", redis.URL(), "--heartbeat-interval", "0"}
-	a, b := startFawkes(t, nil, args...), startFawkes(t, nil, args...)
+	a, b := startFawkes(t, clusterEnv, args...), startFawkes(t, clusterEnv, args...)
 
 	sender, receiver := dialWS(t, a.url), dialWS(t, b.url)
 	sender.join("events:cluster", "{}")
@@ -52,11 +53,63 @@ func TestClusterTwoNodesShareARoomThroughRedis(t *testing.T) {
 	}
 }
 
-func TestClusterRefusesToStartWithoutRedis(t *testing.T) {
-	cmd := exec.Command(fawkesBinary(t), "--addr", "127.0.0.1:0", "--pubsub", "redis", "--redis-url", "redis://127.0.0.1:1/0")
+// clusterEnv is the environment of every clustered node in these tests.
+var clusterEnv = []string{"FAWKES_SECRET_KEY_BASE=" + strings.Repeat("cluster-test-secret-", 4)}
+
+// With --redis-start require, a node that cannot reach Redis exits 1 and
+// says why.
+func TestClusterRequireRedisAtStart(t *testing.T) {
+	cmd := exec.Command(fawkesBinary(t), "--addr", "127.0.0.1:0", "--pubsub", "redis", "--redis-url", "redis://127.0.0.1:1/0", "--redis-start", "require")
+	cmd.Env = append(os.Environ(), clusterEnv...)
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() == 0 || !strings.Contains(string(out), "--pubsub redis") {
-		t.Fatalf("got %v, output %q; want a failed start naming --pubsub redis", err, out)
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), "--redis-start require") {
+		t.Fatalf("got %v, output %q; want exit 1 naming --redis-start require", err, out)
+	}
+}
+
+// By default a node starts without Redis: it serves, answers /readyz 503
+// at once, and becomes ready and clustered when Redis comes up.
+func TestClusterStartsBeforeRedis(t *testing.T) {
+	srv := redistest.Reserve(t)
+	args := []string{"--pubsub", "redis", "--redis-url", srv.URL(), "--heartbeat-interval", "0"}
+	a := startFawkes(t, clusterEnv, args...)
+	start := time.Now()
+	if code, body := get(t, a.url+"/readyz"); code != http.StatusServiceUnavailable || time.Since(start) > 2500*time.Millisecond {
+		t.Fatalf("readyz without redis: %d %q after %v; want 503 within its 2 s", code, body, time.Since(start))
+	}
+	if code, _ := get(t, a.url+"/healthz"); code != http.StatusOK {
+		t.Fatalf("healthz without redis: %d", code)
+	}
+	srv.Restart()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if code, _ := get(t, a.url+"/readyz"); code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("not ready 10 s after redis came up")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	b := startFawkes(t, clusterEnv, args...)
+	sender, receiver := dialWS(t, a.url), dialWS(t, b.url)
+	sender.join("events:late", "{}")
+	receiver.join("events:late", "{}")
+	event := `{"specversion":"1.0","id":"e-2","source":"/a","type":"com.example.late"}`
+	sender.send(`["1","2","events:late","cloudevent",` + event + `]`)
+	if got := receiver.mustRead(); got != `[null,null,"events:late","cloudevent",`+event+`]` {
+		t.Fatalf("member on node B got %s", got)
+	}
+}
+
+// A clustered node needs the shared secret that signs LongPoll tokens.
+func TestClusterNeedsSecretKeyBase(t *testing.T) {
+	cmd := exec.Command(fawkesBinary(t), "--addr", "127.0.0.1:0", "--pubsub", "redis")
+	cmd.Env = append(os.Environ(), "FAWKES_SECRET_KEY_BASE=")
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(string(out), "FAWKES_SECRET_KEY_BASE") {
+		t.Fatalf("got %v, output %q; want exit 2 naming FAWKES_SECRET_KEY_BASE", err, out)
 	}
 }

@@ -37,11 +37,14 @@ type config struct {
 	LongPollWindow      time.Duration
 	PubSub              string
 	RedisURL            string
-	RedisChannel        string
+	RedisPrefix         string
+	RedisStart          string
+	NodeDownAfter       time.Duration
 	ConfigFile          string
 	IngressMaxBytes     byteSize
 	ShutdownGrace       time.Duration
 	Pprof               string
+	Ingress             ingressMode // exposure.go
 }
 
 // newFlagSet declares every flag on a FlagSet bound to cfg.
@@ -71,15 +74,18 @@ func newFlagSet(cfg *config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.JoinPolicy, "join-policy", "open", `events channel joins: "open", or "token-rooms" (only rooms listed under "rooms" in the token's data)`)
 	fs.BoolVar(&cfg.Presence, "presence", false, `events channel: track members (key: socket id, else the "user_id" param, else random) and push presence_state/presence_diff for phoenix.js Presence`)
 	fs.DurationVar(&cfg.LongPollWindow, "longpoll-window", 10*time.Second, "how long a LongPoll GET waits for messages; a session ends 1.5 windows after its last GET")
-	fs.StringVar(&cfg.PubSub, "pubsub", "memory", `how nodes share topics: "memory" (this process only) or "redis" (every node on the same --redis-url and --redis-channel)`)
+	fs.StringVar(&cfg.PubSub, "pubsub", "memory", `how nodes share topics: "memory" (this process only) or "redis" (every node on the same --redis-url and --redis-prefix; needs `+secretKeyBaseEnv+`)`)
 	fs.StringVar(&cfg.RedisURL, "redis-url", "redis://127.0.0.1:6379/0", "Redis server for --pubsub redis (redis:// or rediss:// URL)")
-	fs.StringVar(&cfg.RedisChannel, "redis-channel", "fawkes:broadcasts", "Redis channel the nodes of one cluster share")
+	fs.StringVar(&cfg.RedisPrefix, "redis-prefix", "fawkes", "prefix of every Redis channel and key of one cluster (clusters sharing a Redis need different prefixes)")
+	fs.StringVar(&cfg.RedisStart, "redis-start", "retry", `with Redis unreachable at start: "retry" (serve this node's clients, /readyz 503, keep trying) or "require" (exit 1 after 10 s)`)
+	fs.DurationVar(&cfg.NodeDownAfter, "node-down-after", 15*time.Second, "--pubsub redis: a node silent this long is taken for dead; its presences leave every list")
 	// Operations (ops.go, ingress.go, configfile.go).
 	fs.StringVar(&cfg.ConfigFile, configFlag, "", "TOML file of settings keyed by flag name (flags and FAWKES_* variables win over it)")
 	cfg.IngressMaxBytes = 1 << 20
 	fs.Var(&cfg.IngressMaxBytes, "ingress-max-bytes", "largest request body of POST /events/{room}; larger ones get 413")
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", 30*time.Second, "on SIGTERM or SIGINT: time to drain connections (close 1012, in batches) and finish in-flight requests before exiting")
 	fs.StringVar(&cfg.Pprof, "pprof", "", "address of a separate listener serving net/http/pprof, e.g. 127.0.0.1:6060 (empty: off)")
+	fs.Var(&cfg.Ingress, "ingress", ingressUsage) // exposure.go
 	fs.Usage = func() { printUsage(fs, out) }
 	return fs
 }
@@ -115,6 +121,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	}
 	if err := cfg.validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if cfg.PubSub == "redis" && getenv(secretKeyBaseEnv) == "" {
+		errs = append(errs, fmt.Errorf("--pubsub redis needs %s: every node signs and verifies LongPoll session tokens with it (use the Phoenix app's secret_key_base, or any 64 random characters, the same on every node)", secretKeyBaseEnv))
 	}
 	return cfg, errors.Join(errs...)
 }
@@ -173,6 +182,17 @@ func (c *config) validate() error {
 	case "memory", "redis":
 	default:
 		errs = append(errs, fmt.Errorf("--pubsub %q: want memory or redis", c.PubSub))
+	}
+	switch c.RedisStart {
+	case "retry", "require":
+	default:
+		errs = append(errs, fmt.Errorf("--redis-start %q: want retry or require", c.RedisStart))
+	}
+	if c.NodeDownAfter < 300*time.Millisecond {
+		errs = append(errs, errors.New("--node-down-after must be at least 300ms"))
+	}
+	if c.RedisPrefix == "" || strings.ContainsAny(c.RedisPrefix, " *?[]") {
+		errs = append(errs, fmt.Errorf("--redis-prefix %q: want a non-empty name without spaces or glob characters", c.RedisPrefix))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -54,11 +54,12 @@ func newLogger(cfg *config) zerolog.Logger {
 // run serves until ctx ends, then drains.
 func run(ctx context.Context, cfg *config, log zerolog.Logger) error {
 	m := newMetrics()                                               // metrics.go
-	ps, releasePubSub, err := newPubSub(ctx, cfg, log, m.published) // cluster.go
+	cl, err := newPubSub(ctx, cfg, log, m.published) // cluster.go
 	if err != nil {
 		return err
 	}
-	defer releasePubSub()
+	defer cl.release()
+	ps := cl.ps
 	router := channels.NewRouter()
 	heartbeat := cfg.HeartbeatInterval
 	if heartbeat == 0 {
@@ -107,6 +108,7 @@ func run(ctx context.Context, cfg *config, log zerolog.Logger) error {
 		OutboxBytes:     int(cfg.OutboxBytes),
 		MaxChannels:     cfg.MaxChannels,
 		LongPollWindow:  cfg.LongPollWindow,
+		LongPollKey:     longPollKey(os.Getenv(secretKeyBaseEnv)),
 		Logger:          &log,
 		Hooks:           m.hooks(),
 	})
@@ -115,7 +117,15 @@ func run(ctx context.Context, cfg *config, log zerolog.Logger) error {
 	mux.Handle("/", consoleHandler())
 	// /metrics, /healthz, /readyz, POST /events/{room}; drain (ops.go).
 	m.observeEndpoint(endpoint)
-	o := &ops{cfg: cfg, log: log, endpoint: endpoint, pubsub: ps, metrics: m}
+	if cl.redis != nil {
+		m.observeRedis(cl.redis)
+	}
+	exposed, err := newExposure(cfg, os.Getenv) // exposure.go: who may publish; protections off on a public address
+	if err != nil {
+		return err
+	}
+	exposed.logWarnings(log, cfg.Addr)
+	o := &ops{cfg: cfg, log: log, endpoint: endpoint, pubsub: ps, metrics: m, exposure: exposed}
 	o.mount(mux, eventsSvc, os.Getenv(ingressTokenEnv))
 	if cfg.Pprof != "" {
 		_, stopPprof, err := startPprof(cfg.Pprof, log)

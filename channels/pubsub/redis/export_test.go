@@ -1,0 +1,24 @@
+package redis
+
+import (
+	"context"
+	"time"
+)
+
+func fixedNow() time.Time { return time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC) }
+
+// Crash stops p as a killed process would: no goodbye to the cluster, its
+// liveness key left to expire.
+func (p *PubSub) Crash() {
+	p.queue.close()
+	p.cancel()
+	p.wg.Wait()
+}
+
+// RenewNow runs one round of liveness renewal and reaping at once.
+func (p *PubSub) RenewNow() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	p.renew(ctx)
+	p.reap(ctx)
+}

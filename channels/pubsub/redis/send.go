@@ -1,0 +1,141 @@
+package redis
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/fawkes-rt/fawkes/channels/pubsub"
+)
+
+// sendTimeout bounds one attempt to publish a batch.
+const sendTimeout = 2 * time.Second
+
+// maxBatch is the most broadcasts one pipeline carries.
+const maxBatch = 128
+
+// outgoing is a broadcast waiting for Redis, with the commands that must
+// run right before its PUBLISH (see PublishWith).
+type outgoing struct {
+	b      *pubsub.Broadcast
+	before func(ctx context.Context, pipe goredis.Pipeliner)
+}
+
+// sendQueue is the bounded, ordered queue of broadcasts for other nodes.
+type sendQueue struct {
+	mu      sync.RWMutex // guards closing ch against push
+	ch      chan outgoing
+	closed  bool
+	drained chan struct{} // closed when the sender has published all it will
+}
+
+func newSendQueue(n int) *sendQueue {
+	return &sendQueue{ch: make(chan outgoing, n), drained: make(chan struct{})}
+}
+
+func (q *sendQueue) push(o outgoing) error {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	if q.closed {
+		return errClosed
+	}
+	select {
+	case q.ch <- o:
+		return nil
+	default:
+		return errQueueFull
+	}
+}
+
+func (q *sendQueue) len() int { return len(q.ch) }
+
+// close ends the queue; it reports false when it was closed already.
+func (q *sendQueue) close() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return false
+	}
+	q.closed = true
+	close(q.ch)
+	return true
+}
+
+// send publishes queued broadcasts in order, pipelining what is ready, and
+// numbers them. A batch that fails is sent again until it succeeds or the
+// PubSub closes: receivers drop the copies Redis may have executed already.
+func (p *PubSub) send() {
+	defer p.wg.Done()
+	defer close(p.queue.drained)
+	var seq uint64
+	batch := make([]outgoing, 0, maxBatch)
+	envs := make([][]byte, 0, maxBatch)
+	for o := range p.queue.ch {
+		batch = append(batch[:0], o)
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case more, ok := <-p.queue.ch:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, more)
+			default:
+				break fill
+			}
+		}
+		envs = envs[:0]
+		for _, o := range batch {
+			seq++
+			envs = append(envs, encodeBroadcast(p.node, seq, o.b))
+		}
+		if !p.publishBatch(batch, envs) {
+			p.stats.dropped.Add(int64(len(batch)))
+		}
+		clear(batch)
+	}
+}
+
+// publishBatch publishes one batch, again and again until it succeeds; it
+// returns false if the PubSub closed first.
+func (p *PubSub) publishBatch(batch []outgoing, envs [][]byte) bool {
+	var failingSince time.Time
+	backoff := 50 * time.Millisecond
+	for {
+		ctx, cancel := context.WithTimeout(p.ctx, sendTimeout)
+		pipe := p.client.Pipeline()
+		for i, o := range batch {
+			if o.before != nil {
+				o.before(ctx, pipe)
+			}
+			pipe.Publish(ctx, p.topicChannel(o.b.Topic), envs[i])
+		}
+		_, err := pipe.Exec(ctx)
+		cancel()
+		if err == nil {
+			p.stats.published.Add(int64(len(batch)))
+			if !failingSince.IsZero() {
+				p.log.Info().Dur("failing_ms", time.Since(failingSince)).Int("queued", p.queue.len()).
+					Msg("redis publish recovered; queued broadcasts are on their way to the other nodes")
+			}
+			return true
+		}
+		if p.ctx.Err() != nil {
+			p.log.Warn().Err(err).Int("broadcasts", len(batch)).Msg("redis pubsub closed before these broadcasts reached the other nodes")
+			return false
+		}
+		if failingSince.IsZero() {
+			failingSince = time.Now()
+			p.log.Warn().Err(err).Int("queued", p.queue.len()).
+				Msg("redis publish failing; broadcasts for other nodes wait in the queue and are retried")
+		}
+		p.stats.retried.Add(1)
+		select {
+		case <-time.After(backoff):
+		case <-p.ctx.Done():
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
