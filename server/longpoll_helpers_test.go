@@ -241,8 +241,22 @@ type lpClient struct {
 	query string // repeated on every request, as phoenix.js does
 	token string
 	ser   protocol.Serializer
+	// ring, when set, takes the place of srv: each request goes to the
+	// next of its servers in turn, as behind a round-robin balancer.
+	ring []*lpServer
+	next int
 
 	pending []string // messages received but not yet expected
+}
+
+// server returns the server of the next request.
+func (c *lpClient) server() *lpServer {
+	if len(c.ring) == 0 {
+		return c.srv
+	}
+	srv := c.ring[c.next%len(c.ring)]
+	c.next++
+	return srv
 }
 
 // connect opens a V2 session.
@@ -270,7 +284,7 @@ func (c *lpClient) header() http.Header {
 // get polls once.
 func (c *lpClient) get() *lpResponse {
 	c.t.Helper()
-	return c.srv.do(c.t, http.MethodGet, c.query, c.header(), nil)
+	return c.server().do(c.t, http.MethodGet, c.query, c.header(), nil)
 }
 
 // post sends body with contentType ("" sends none).
@@ -280,7 +294,7 @@ func (c *lpClient) post(contentType string, body string) *lpResponse {
 	if contentType != "" {
 		h.Set("Content-Type", contentType)
 	}
-	return c.srv.do(c.t, http.MethodPost, c.query, h, []byte(body))
+	return c.server().do(c.t, http.MethodPost, c.query, h, []byte(body))
 }
 
 // send posts lines as one application/x-ndjson batch and expects
@@ -346,7 +360,7 @@ func (c *lpClient) expectGone() *lpClient {
 	if r.token == c.token || len(r.messages) != 0 {
 		c.t.Fatalf("%s: want a new session (old token %q)", r, c.token)
 	}
-	return &lpClient{t: c.t, srv: c.srv, query: c.query, token: r.token, ser: c.ser}
+	return &lpClient{t: c.t, srv: c.srv, query: c.query, token: r.token, ser: c.ser, ring: c.ring, next: c.next}
 }
 
 // lpCompare compares a LongPoll message with the text frame ser makes of
@@ -458,11 +472,12 @@ func lpWithin(t *testing.T, what string, f func()) {
 // asyncGet polls in a goroutine; wait returns the answer.
 func (c *lpClient) asyncGet() (wait func() *lpResponse) {
 	ch := make(chan *lpResponse, 1)
+	srv := c.server()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		ch <- c.srv.do(c.t, http.MethodGet, c.query, c.header(), nil)
+		ch <- srv.do(c.t, http.MethodGet, c.query, c.header(), nil)
 	}()
 	c.t.Cleanup(wg.Wait)
 	return func() *lpResponse {
