@@ -284,7 +284,7 @@ func TestHeartbeat(t *testing.T) {
 
 	spy := &countingSubscriber{}
 	w.ps.Subscribe("events:a", spy)
-	w.svc.heartbeat()
+	w.svc.heartbeat(context.Background(), time.Second, map[string]bool{})
 	ts := `{"timestamp":"2026-11-25T20:32:07.721038Z"}`
 	a1.expect(broadcast("events:a", "heartbeat", ts))
 	a2.expect(broadcast("events:a", "heartbeat", ts))
