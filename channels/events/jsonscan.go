@@ -1,6 +1,7 @@
 package events
 
 import (
+	"slices"
 	"unicode/utf8"
 
 	"github.com/fawkes-rt/fawkes/protocol/jsontext"
@@ -30,6 +31,7 @@ type member struct {
 	name string
 	raw  []byte
 	kind jsontext.Kind
+	dup  bool // the name appears again later in the object (set by validator.add)
 }
 
 // scanError says why a text is not what the scanner wants.
@@ -60,6 +62,11 @@ func scanObject(data []byte, dst []member) ([]member, scanError) {
 		return dst, scanNotObject
 	}
 	end, err := scanner.Members(data, i, func(key, value []byte) {
+		if len(dst) == cap(dst) {
+			// Double: append grows large slices by a quarter, which
+			// allocates five times the final size in all, not two.
+			dst = slices.Grow(dst, len(dst))
+		}
 		dst = append(dst, member{name: unquote(key), raw: value, kind: jsontext.KindOf(value)})
 	})
 	if err != nil || jsontext.SkipSpace(data, end) != len(data) {

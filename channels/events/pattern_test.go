@@ -2,6 +2,7 @@ package events
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -37,6 +38,106 @@ func TestMatchPattern(t *testing.T) {
 			t.Errorf("matchPattern(%q, %q) = %v, want %v", tt.pattern, tt.typ, got, tt.want)
 		}
 	}
+}
+
+// matchBacktrack is the classic wildcard matcher that backtracks to the
+// last star: O(len(pattern) * len(typ)), but short and evidently right. It
+// is the reference matchPattern is checked against.
+func matchBacktrack(pattern, typ string) bool {
+	p, t := 0, 0
+	star, mark := -1, 0
+	for t < len(typ) {
+		switch {
+		case p < len(pattern) && pattern[p] == '*':
+			star, mark = p, t
+			p++
+		case p < len(pattern) && pattern[p] == typ[t]:
+			p++
+			t++
+		case star >= 0:
+			p = star + 1
+			mark++
+			t = mark
+		default:
+			return false
+		}
+	}
+	for p < len(pattern) && pattern[p] == '*' {
+		p++
+	}
+	return p == len(pattern)
+}
+
+// TestMatchPatternAgreesWithBacktracking compares matchPattern with the
+// reference on every pattern and type of up to 5 and 7 bytes over a small
+// alphabet, and on random longer ones whose segments take the
+// Knuth-Morris-Pratt path.
+func TestMatchPatternAgreesWithBacktracking(t *testing.T) {
+	check := func(p, typ string) {
+		t.Helper()
+		if got, want := matchPattern(p, typ), matchBacktrack(p, typ); got != want {
+			t.Fatalf("matchPattern(%q, %q) = %v, want %v", p, typ, got, want)
+		}
+	}
+	// all returns every string of up to n bytes of alphabet.
+	all := func(alphabet string, n int) []string {
+		out := []string{""}
+		for from := 0; n > 0; n-- {
+			to := len(out)
+			for _, s := range out[from:to] {
+				for _, c := range alphabet {
+					out = append(out, s+string(c))
+				}
+			}
+			from = to
+		}
+		return out
+	}
+	types := all("ab", 7)
+	if len(types) != 255 {
+		t.Fatalf("%d types, want 255", len(types))
+	}
+	for _, p := range all("ab*", 5) {
+		for _, typ := range types {
+			check(p, typ)
+		}
+	}
+	rng := rand.New(rand.NewPCG(16, 16))
+	word := func(n int, alphabet string) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		return string(b)
+	}
+	for range 20000 {
+		typ := word(rng.IntN(120), "ab")
+		var p strings.Builder
+		for range rng.IntN(4) + 1 {
+			p.WriteString("*")
+			p.WriteString(word(rng.IntN(3*shortSegment), "ab"))
+		}
+		if rng.IntN(2) == 0 { // half of them: a segment taken from the type
+			i := rng.IntN(len(typ) + 1)
+			p.WriteString("*" + typ[i:min(len(typ), i+shortSegment+1+rng.IntN(20))])
+		}
+		p.WriteString("*"[:rng.IntN(2)])
+		check(p.String(), typ)
+	}
+}
+
+// FuzzMatchPattern checks matchPattern against the backtracking reference.
+func FuzzMatchPattern(f *testing.F) {
+	f.Add("com.*.created", "com.example.created")
+	f.Add("*a*"+strings.Repeat("ab", 20)+"*b", strings.Repeat("ab", 40))
+	f.Fuzz(func(t *testing.T, pattern, typ string) {
+		if len(pattern) > 300 || len(typ) > 3000 {
+			return // the reference is quadratic
+		}
+		if got, want := matchPattern(pattern, typ), matchBacktrack(pattern, typ); got != want {
+			t.Errorf("matchPattern(%q, %q) = %v, want %v", pattern, typ, got, want)
+		}
+	})
 }
 
 func TestPatternSetsAreInternedAndReleased(t *testing.T) {
