@@ -33,6 +33,10 @@ type ops struct {
 	endpoint *server.Endpoint
 	pubsub   pubsub.PubSub
 	metrics  *metrics
+	// exposure says who may publish through the ingress (exposure.go);
+	// nil, as in-process tests wire ops, means the ingress token if one is
+	// given, else anyone.
+	exposure *exposure
 
 	listening atomic.Bool
 	draining  atomic.Bool
@@ -47,12 +51,17 @@ func (o *ops) mount(mux *http.ServeMux, svc *events.Service, ingressToken string
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("/readyz", o.readyz)
-	in := ingress.New(ingress.Config{
+	inCfg := ingress.Config{
 		Events:       svc,
 		Token:        ingressToken,
+		Anonymous:    ingressToken == "",
 		MaxBodyBytes: int64(o.cfg.IngressMaxBytes),
 		Logger:       &o.log,
-	})
+	}
+	if o.exposure != nil {
+		o.exposure.ingress.apply(&inCfg)
+	}
+	in := ingress.New(inCfg)
 	mux.Handle("/events/{room}", o.instrumentIngress(in))
 }
 

@@ -4,9 +4,11 @@
 // structured mode (application/cloudevents+json) and batch mode
 // (application/cloudevents-batch+json).
 //
-// Mount a Handler on a pattern with a {room} wildcard:
+// Mount a Handler on a pattern with a {room} wildcard, with the credentials
+// a publisher must show (a Handler configured with none refuses every
+// request; Config.Anonymous opens it to everyone):
 //
-//	mux.Handle("/events/{room}", ingress.New(ingress.Config{Events: svc}))
+//	mux.Handle("/events/{room}", ingress.New(ingress.Config{Events: svc, Token: token}))
 //
 // A valid event reaches the room's members exactly as a member's
 // "cloudevent" push does: through Service.Broadcast, so with the same

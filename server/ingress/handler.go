@@ -25,6 +25,7 @@ const DefaultMaxBodyBytes = 1 << 20
 // events.ReasonInvalidTopic.
 const (
 	ReasonUnauthorized         = "unauthorized"
+	ReasonForbidden            = "forbidden"
 	ReasonMethodNotAllowed     = "method_not_allowed"
 	ReasonUnsupportedMediaType = "unsupported_media_type"
 	ReasonTooLarge             = "too_large"
@@ -44,10 +45,21 @@ type Publisher interface {
 type Config struct {
 	// Events validates and publishes the events.
 	Events Publisher
-	// Token, if set, is the bearer token every request must carry
-	// (Authorization: Bearer <token>); others get 401. Empty means no
-	// authentication.
+	// Token, if set, is a bearer token that lets a request publish
+	// (Authorization: Bearer <token>, compared in constant time).
 	Token string
+	// Authorize, if set, decides every request that does not carry Token,
+	// for a valid room: nil lets it publish; a *Refusal answers with its
+	// status and message; any other error answers 401. It runs on the
+	// request's goroutine before the body is read. The fawkes binary
+	// accepts a Phoenix.Token bearer here, with the rights its sockets
+	// get. Nil means no other credentials than Token.
+	Authorize func(r *http.Request, room string) error
+	// Anonymous lets requests without credentials publish. Zero (false)
+	// means every request needs Token or the consent of Authorize, so
+	// that a Handler configured with neither refuses every request (401):
+	// an ingress nobody secured publishes nothing.
+	Anonymous bool
 	// MaxBodyBytes bounds a request body; a larger one gets 413. Zero means
 	// DefaultMaxBodyBytes (1 MiB). Each event is also bounded by the
 	// events service's own limit (a 400 naming the event).
@@ -68,7 +80,9 @@ type Config struct {
 //	                    lists {"index","errors"} per invalid event and none
 //	                    is published), or a body that is not a JSON array
 //	                    in batch mode (invalid_batch)
-//	401                 a missing or wrong bearer token
+//	401                 no valid credentials (Token, Authorize), and the
+//	                    Handler is not Anonymous
+//	403                 credentials that Authorize refused for the room
 //	404                 a room that is not a valid room name (the URL names
 //	                    no room that can exist, like any unknown path: it is
 //	                    not worth a retry)
@@ -120,14 +134,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, ReasonMethodNotAllowed, "use POST")
 		return
 	}
-	if !h.authorized(r) {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="fawkes"`)
-		writeError(w, http.StatusUnauthorized, ReasonUnauthorized, "a valid bearer token is required")
-		return
-	}
 	room := r.PathValue("room")
 	if !events.ValidRoom(room) {
 		writeError(w, http.StatusNotFound, events.ReasonInvalidTopic, "a room is 1 to 128 characters of A-Z a-z 0-9 . _ ~ : @ -")
+		return
+	}
+	if refused := h.authorize(r, room); refused != nil {
+		if refused.Status == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="fawkes"`)
+		}
+		reason := ReasonUnauthorized
+		if refused.Status == http.StatusForbidden {
+			reason = ReasonForbidden
+		}
+		writeError(w, refused.Status, reason, refused.Message)
 		return
 	}
 	m, msg := requestMode(r.Header)
@@ -224,18 +244,76 @@ func (h *Handler) validate(w http.ResponseWriter, m mode, list [][]byte) ([]stri
 	return ids, true
 }
 
-// authorized compares the bearer token in constant time (of hashes, so
-// that the length does not leak either).
-func (h *Handler) authorized(r *http.Request) bool {
-	if h.cfg.Token == "" {
-		return true
+// Refusal is the error a Config.Authorize hook returns to choose the
+// answer to a request it refuses.
+type Refusal struct {
+	// Status is http.StatusUnauthorized (no valid credentials) or
+	// http.StatusForbidden (valid credentials that do not allow the room).
+	// Zero means 401.
+	Status int
+	// Message is the answer's message, sent to the client: it must not
+	// contain the credentials. Zero means a generic one.
+	Message string
+}
+
+// Error implements error.
+func (r *Refusal) Error() string {
+	return "ingress: refused (" + strconv.Itoa(r.Status) + "): " + r.Message
+}
+
+// Messages of the 401 answers.
+const (
+	msgNeedsToken  = "a valid bearer token is required (Authorization: Bearer <token>)"
+	msgNoneAllowed = "this ingress takes no events: no credentials are configured on the server"
+)
+
+// authorize returns why r may not publish to room, or nil.
+func (h *Handler) authorize(r *http.Request, room string) *Refusal {
+	if h.cfg.Token != "" {
+		if token, ok := BearerToken(r); ok {
+			got := sha256.Sum256([]byte(token))
+			// Hashes are compared, so that the length does not leak either.
+			if subtle.ConstantTimeCompare(got[:], h.tokenHash[:]) == 1 {
+				return nil
+			}
+		}
 	}
+	switch {
+	case h.cfg.Anonymous:
+		return nil
+	case h.cfg.Authorize != nil:
+		err := h.cfg.Authorize(r, room)
+		if err == nil {
+			return nil
+		}
+		refused := &Refusal{Status: http.StatusUnauthorized, Message: msgNeedsToken}
+		var ref *Refusal
+		if errors.As(err, &ref) {
+			if ref.Status == http.StatusForbidden {
+				refused.Status = http.StatusForbidden
+			}
+			if ref.Message != "" {
+				refused.Message = ref.Message
+			}
+		}
+		h.log.Debug().Int("status", refused.Status).Str("room", room).Str("why", refused.Message).Msg("ingress: refused")
+		return refused
+	case h.cfg.Token != "":
+		return &Refusal{Status: http.StatusUnauthorized, Message: msgNeedsToken}
+	}
+	return &Refusal{Status: http.StatusUnauthorized, Message: msgNoneAllowed}
+}
+
+// BearerToken returns the token of r's "Authorization: Bearer <token>"
+// header (the scheme in any case, spaces around the token trimmed), and
+// whether there is one.
+func BearerToken(r *http.Request) (string, bool) {
 	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return false
+		return "", false
 	}
-	got := sha256.Sum256([]byte(strings.TrimSpace(token)))
-	return subtle.ConstantTimeCompare(got[:], h.tokenHash[:]) == 1
+	token = strings.TrimSpace(token)
+	return token, token != ""
 }
 
 func (h *Handler) tooLarge(w http.ResponseWriter) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -130,7 +131,7 @@ func jsonEq(t *testing.T, want, got string) {
 const structured = `{"specversion":"1.0","id":"e-1","source":"/crm","type":"com.example.order.created", "data":{"n": 1}}`
 
 func TestStructuredReachesMembersAsTheSameBytesAsAMembersCloudEvent(t *testing.T) {
-	w := newWorld(t, ingress.Config{})
+	w := newWorld(t, ingress.Config{Anonymous: true})
 	_, viaHTTP := w.member("events:shop", `{}`)
 	sender, _ := w.member("events:shop", `{}`)
 
@@ -170,7 +171,7 @@ func TestBinaryModeBuildsTheDocumentedJSON(t *testing.T) {
 			`{"specversion":"1.0","id":"b-1","source":"/crm","type":"com.example.t","subject":"café 100%","time":"2026-11-25T20:32:07Z","comexampleext":"x\"y","traceid":"1"}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			w := newWorld(t, ingress.Config{})
+			w := newWorld(t, ingress.Config{Anonymous: true})
 			_, m := w.member("events:lobby", `{}`)
 			h := map[string]string{
 				"ce-specversion": "1.0", "ce-id": "b-1", "ce-source": "/crm", "ce-type": "com.example.t",
@@ -211,7 +212,7 @@ func TestBinaryModeErrors(t *testing.T) {
 			`[{"attribute":"data","message":"is not valid JSON, as its Content-Type says"}]`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			w := newWorld(t, ingress.Config{})
+			w := newWorld(t, ingress.Config{Anonymous: true})
 			_, m := w.member("events:lobby", `{}`)
 			h := map[string]string{}
 			for k, v := range base {
@@ -245,7 +246,7 @@ func TestBinaryModeErrors(t *testing.T) {
 }
 
 func TestInvalidStructuredEventHasTheChannelsErrorsList(t *testing.T) {
-	w := newWorld(t, ingress.Config{})
+	w := newWorld(t, ingress.Config{Anonymous: true})
 	sender, tr := w.member("events:lobby", `{}`)
 	bad := `{"specversion":"0.3","source":"","type":7,"time":"noon","Bad":1}`
 	dispatch(t, sender, `["1","2","events:lobby","cloudevent",`+bad+`]`)
@@ -267,7 +268,7 @@ func TestInvalidStructuredEventHasTheChannelsErrorsList(t *testing.T) {
 }
 
 func TestBatchAllOrNothingWithFilters(t *testing.T) {
-	w := newWorld(t, ingress.Config{})
+	w := newWorld(t, ingress.Config{Anonymous: true})
 	_, all := w.member("events:orders", `{}`)
 	_, filtered := w.member("events:orders", `{"event_types":["com.example.order.*"]}`)
 	ev1 := `{"specversion":"1.0","id":"1","source":"/s","type":"com.example.order.created"}`
@@ -314,7 +315,7 @@ func TestBatchAllOrNothingWithFilters(t *testing.T) {
 }
 
 func TestRequestErrors(t *testing.T) {
-	w := newWorld(t, ingress.Config{MaxBodyBytes: 1000})
+	w := newWorld(t, ingress.Config{Anonymous: true, MaxBodyBytes: 1000})
 	_, m := w.member("events:lobby", `{}`)
 	ce := map[string]string{"Content-Type": "application/cloudevents+json"}
 	for _, tc := range []struct {
@@ -382,8 +383,80 @@ func TestBearerToken(t *testing.T) {
 	}
 }
 
-func TestSDKClientBinaryAndStructured(t *testing.T) {
+// TestNoCredentialsConfiguredRefusesEveryRequest: the zero Config
+// publishes nothing, whatever the request carries.
+func TestNoCredentialsConfiguredRefusesEveryRequest(t *testing.T) {
 	w := newWorld(t, ingress.Config{})
+	_, m := w.member("events:lobby", `{}`)
+	for _, auth := range []string{"", "Bearer anything", "Bearer "} {
+		h := map[string]string{"Content-Type": "application/cloudevents+json"}
+		if auth != "" {
+			h["Authorization"] = auth
+		}
+		status, body, hdr := w.post("/events/lobby", h, structured)
+		if status != 401 || hdr.Get("WWW-Authenticate") == "" {
+			t.Errorf("Authorization %q: %d %s %v, want 401 with WWW-Authenticate", auth, status, body, hdr)
+		}
+		jsonEq(t, `{"reason":"unauthorized","message":"this ingress takes no events: no credentials are configured on the server"}`, body)
+	}
+	if n := len(m.take()); n != 0 {
+		t.Fatalf("member got %d frames", n)
+	}
+}
+
+// TestAuthorizeHook: requests without the token go to Authorize, which sees
+// the room and the request and chooses 401 or 403 and the message.
+func TestAuthorizeHook(t *testing.T) {
+	w := newWorld(t, ingress.Config{Token: "s3cret", Authorize: func(r *http.Request, room string) error {
+		token, _ := ingress.BearerToken(r)
+		switch {
+		case token == "user-a" && room == "lobby":
+			return nil
+		case token == "user-a":
+			return &ingress.Refusal{Status: http.StatusForbidden, Message: "the token does not name this room"}
+		case token == "expired":
+			return &ingress.Refusal{Message: "token expired"}
+		}
+		return errors.New("internal detail")
+	}})
+	_, lobby := w.member("events:lobby", `{}`)
+	_, other := w.member("events:other", `{}`)
+	for _, tc := range []struct {
+		auth, room string
+		status     int
+		body       string
+	}{
+		{"Bearer s3cret", "other", 202, ""},
+		{"Bearer user-a", "lobby", 202, ""},
+		{"Bearer user-a", "other", 403, `{"reason":"forbidden","message":"the token does not name this room"}`},
+		{"Bearer expired", "lobby", 401, `{"reason":"unauthorized","message":"token expired"}`},
+		{"Bearer junk", "lobby", 401, `{"reason":"unauthorized","message":"a valid bearer token is required (Authorization: Bearer <token>)"}`},
+		{"", "lobby", 401, `{"reason":"unauthorized","message":"a valid bearer token is required (Authorization: Bearer <token>)"}`},
+		{"Bearer user-a", "a%20b", 404, `{"reason":"invalid topic","message":"a room is 1 to 128 characters of A-Z a-z 0-9 . _ ~ : @ -"}`},
+	} {
+		h := map[string]string{"Content-Type": "application/cloudevents+json"}
+		if tc.auth != "" {
+			h["Authorization"] = tc.auth
+		}
+		status, body, hdr := w.post("/events/"+tc.room, h, structured)
+		if status != tc.status {
+			t.Errorf("%q to %s: %d %s, want %d", tc.auth, tc.room, status, body, tc.status)
+			continue
+		}
+		if tc.body != "" {
+			jsonEq(t, tc.body, body)
+		}
+		if (status == 401) != (hdr.Get("WWW-Authenticate") != "") {
+			t.Errorf("%q to %s: %d with WWW-Authenticate %q", tc.auth, tc.room, status, hdr.Get("WWW-Authenticate"))
+		}
+	}
+	if n, o := len(lobby.take()), len(other.take()); n != 1 || o != 1 {
+		t.Fatalf("lobby got %d events and other %d, want 1 each", n, o)
+	}
+}
+
+func TestSDKClientBinaryAndStructured(t *testing.T) {
+	w := newWorld(t, ingress.Config{Anonymous: true})
 	_, m := w.member("events:sdk", `{}`)
 	c, err := cloudevents.NewClientHTTP(cloudevents.WithTarget(w.srv.URL + "/events/sdk"))
 	if err != nil {
