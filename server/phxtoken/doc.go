@@ -18,7 +18,11 @@
 // the MAC an HMAC keyed with PBKDF2(secret_key_base, salt). Encrypted tokens
 // ("XCP.", from Phoenix.Token.encrypt) use XChaCha20-Poly1305 with the same
 // key. See docs/phoenix-protocol.md, section 9, and plug_crypto's
-// Plug.Crypto module, which this package follows rule for rule.
+// Plug.Crypto module, which this package follows rule for rule but one: a
+// segment must be the canonical base64url that Phoenix.Token writes
+// (unpadded, unused bits zero), where Plug.Crypto also reads a padded one
+// and ignores the unused bits. Every token Phoenix makes passes, and each
+// has one spelling, so that apps may use token strings as keys.
 //
 // Decoded data uses these Go types: integers are int64, or *big.Int when
 // they do not fit; floats are float64; binaries (Elixir strings) are string;

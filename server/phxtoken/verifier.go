@@ -324,12 +324,28 @@ func checkAgeMillis(signed any, maxAgeMs, now int64) error {
 	return errShape
 }
 
-// decodeBase64URL decodes unpadded base64url into dst; padding is tolerated,
-// as Elixir's Base.url_decode64(…, padding: false) does.
+// base64URL decodes unpadded base64url and refuses a last character whose
+// unused low bits are not zero.
+var base64URL = base64.RawURLEncoding.Strict()
+
+// decodeBase64URL decodes s into dst when s is the canonical base64url
+// encoding of its bytes: unpadded, with the unused bits of its last
+// character zero, nothing but the 64 letters of the alphabet. That is what
+// Phoenix.Token writes (Base.url_encode64(…, padding: false)), so every
+// token Phoenix makes passes. Plug.Crypto reads with
+// Base.url_decode64(…, padding: false), which also takes a correctly
+// padded segment and ignores the unused bits, and Go's decoder skips \r
+// and \n: several strings would then verify as one token. Refusing them
+// gives a token one spelling, for the apps that use it as a key.
 func decodeBase64URL(dst []byte, s string) (int, error) {
-	if len(s)%4 == 0 {
-		s = strings.TrimSuffix(s, "=")
-		s = strings.TrimSuffix(s, "=")
+	for i := 0; i < len(s); i++ {
+		if !isBase64URL(s[i]) {
+			return 0, base64.CorruptInputError(i)
+		}
 	}
-	return base64.RawURLEncoding.Decode(dst, []byte(s))
+	return base64URL.Decode(dst, []byte(s))
+}
+
+func isBase64URL(c byte) bool {
+	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'
 }

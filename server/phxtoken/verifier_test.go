@@ -404,14 +404,76 @@ func TestMalformedTokens(t *testing.T) {
 	if _, err := v.Verify(""); !errors.Is(err, ErrMissing) {
 		t.Fatalf("Verify(\"\") err = %v, want ErrMissing", err)
 	}
-	// Padding on the payload is tolerated, as Elixir does; the MAC then
-	// covers the padded text.
-	padded := base64.URLEncoding.EncodeToString(mustEncode(t, Tuple{"pq", int64(1), Atom("infinity")}))
-	if !strings.HasSuffix(padded, "=") {
-		t.Fatal("test payload needs padding")
+}
+
+// respellings returns the strings that decode to the same bytes as seg, a
+// canonical unpadded base64url segment, under a lax decoder: '=' padding
+// and the unused low bits of the last character set, which Plug.Crypto's
+// Base.url_decode64(…, padding: false) accepts, and line breaks, which Go's
+// decoder skips.
+func respellings(t *testing.T, seg string) []string {
+	t.Helper()
+	var out []string
+	if n := len(seg) % 4; n != 0 {
+		out = append(out, seg+strings.Repeat("=", 4-n))
+		const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+		last := strings.IndexByte(alphabet, seg[len(seg)-1])
+		out = append(out, seg[:len(seg)-1]+string(alphabet[last|1]))
 	}
-	if got, err := v.Verify(goodSig(padded)); err != nil || got != "pq" {
-		t.Fatalf("padded payload: Verify = %#v, %v", got, err)
+	out = append(out, seg[:len(seg)/2]+"\n"+seg[len(seg)/2:], seg+"\r\n")
+	want, err := base64.RawURLEncoding.DecodeString(seg)
+	if err != nil {
+		t.Fatalf("%q is not base64url: %v", seg, err)
+	}
+	for _, r := range out {
+		got, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(r, "="))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("respelling %q of %q decodes to %x, %v", r, seg, got, err)
+		}
+	}
+	return out
+}
+
+// TestNonCanonicalSpellingsRefused: a token is accepted in one spelling
+// only, the canonical one Phoenix.Token writes. Every other spelling of the
+// same bytes is refused, in the signature (the MAC does not cover it), the
+// payload and the header (re-signed, so that only the spelling is wrong),
+// and the body of an encrypted token.
+func TestNonCanonicalSpellingsRefused(t *testing.T) {
+	v := newTestVerifier(t, Config{})
+	sign := func(header, payload string) string {
+		m := hmac.New(sha256.New, v.key)
+		m.Write([]byte(header + "." + payload))
+		return header + "." + payload + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	}
+	tok := signedVectors[2].token // "user:42"
+	parts := strings.Split(tok, ".")
+	if got, err := v.Verify(sign(parts[0], parts[1]), WithMaxAge(Infinity)); err != nil || got != "user:42" {
+		t.Fatalf("canonical token: Verify = %#v, %v", got, err)
+	}
+	var altered []string
+	for _, sig := range respellings(t, parts[2]) {
+		altered = append(altered, parts[0]+"."+parts[1]+"."+sig)
+	}
+	for _, payload := range respellings(t, parts[1]) {
+		altered = append(altered, sign(parts[0], payload))
+	}
+	for _, header := range respellings(t, parts[0]) {
+		altered = append(altered, sign(header, parts[1]))
+	}
+	for _, token := range altered {
+		if got, err := v.Verify(token, WithMaxAge(Infinity)); !errors.Is(err, ErrInvalid) || got != nil {
+			t.Errorf("Verify(%q) = %#v, %v; want nil, ErrInvalid", token, got, err)
+		}
+	}
+	body := strings.TrimPrefix(encryptedVector, encryptedPrefix)
+	for _, b := range respellings(t, body) {
+		if got, err := v.Decrypt(encryptedPrefix+b, WithMaxAge(Infinity)); !errors.Is(err, ErrInvalid) || got != nil {
+			t.Errorf("Decrypt(%q) = %#v, %v; want nil, ErrInvalid", encryptedPrefix+b, got, err)
+		}
+	}
+	if len(altered) < 10 {
+		t.Fatalf("only %d altered tokens", len(altered))
 	}
 }
 
