@@ -34,6 +34,12 @@ func TestClusterTwoNodesShareARoomThroughRedis(t *testing.T) {
 		t.Fatalf("member on node B got\n%s\nwant\n%s", got, want)
 	}
 
+	_, metrics := get(t, b.url+"/metrics")
+	for _, series := range []string{"fawkes_redis_up 1", `fawkes_redis_broadcasts_total{result="received"} 1`, `fawkes_redis_broadcasts_total{result="duplicate"} 0`, `fawkes_longpoll_forwards_total{result="forwarded"} 0`} {
+		if !strings.Contains(metrics, series+"\n") {
+			t.Errorf("node B /metrics lacks %q", series)
+		}
+	}
 	for _, n := range []*proc{a, b} {
 		if code, body := get(t, n.url+"/readyz"); code != http.StatusOK {
 			t.Fatalf("readyz with redis up: %d %s", code, body)

@@ -118,7 +118,7 @@ func run(ctx context.Context, cfg *config, log zerolog.Logger) error {
 	// /metrics, /healthz, /readyz, POST /events/{room}; drain (ops.go).
 	m.observeEndpoint(endpoint)
 	if cl.redis != nil {
-		m.observeRedis(cl.redis)
+		m.observeRedis(cl.redis, endpoint)
 	}
 	exposed, err := newExposure(cfg, os.Getenv) // exposure.go: who may publish; protections off on a public address
 	if err != nil {

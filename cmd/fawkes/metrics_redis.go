@@ -4,10 +4,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fawkes-rt/fawkes/channels/pubsub/redis"
+	"github.com/fawkes-rt/fawkes/server"
 )
 
-// redisCollector exposes the Redis adapter's counters at scrape time.
-type redisCollector struct{ ps *redis.PubSub }
+// redisCollector exposes the Redis adapter's counters, and the LongPoll
+// requests relayed to other nodes, at scrape time.
+type redisCollector struct {
+	ps *redis.PubSub
+	ep *server.Endpoint
+}
 
 var (
 	descRedisUp = prometheus.NewDesc("fawkes_redis_up",
@@ -22,11 +27,13 @@ var (
 		"Messages from Redis that could not be decoded and were ignored.", nil, nil)
 	descRedisQueued = prometheus.NewDesc("fawkes_redis_queued_broadcasts",
 		"Broadcasts waiting to be published to Redis.", nil, nil)
+	descLongPollForwards = prometheus.NewDesc("fawkes_longpoll_forwards_total",
+		"LongPoll requests for a session of another node, by result: forwarded (answered by the owner), owner_gone (no such node or session: a new session is opened), failed (no answer in time).", []string{"result"}, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (c redisCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRedisUp, descRedisOutages, descRedisBroadcasts, descRedisRetries, descRedisMalformed, descRedisQueued} {
+	for _, d := range []*prometheus.Desc{descRedisUp, descRedisOutages, descRedisBroadcasts, descRedisRetries, descRedisMalformed, descRedisQueued, descLongPollForwards} {
 		ch <- d
 	}
 }
@@ -46,7 +53,13 @@ func (c redisCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descRedisRetries, prometheus.CounterValue, float64(st.Retried))
 	ch <- prometheus.MustNewConstMetric(descRedisMalformed, prometheus.CounterValue, float64(st.Malformed))
 	ch <- prometheus.MustNewConstMetric(descRedisQueued, prometheus.GaugeValue, float64(st.Queued))
+	forwarded, gone, failed := c.ep.Stats().LongPollForwards()
+	for result, v := range map[string]int64{"forwarded": forwarded, "owner_gone": gone, "failed": failed} {
+		ch <- prometheus.MustNewConstMetric(descLongPollForwards, prometheus.CounterValue, float64(v), result)
+	}
 }
 
 // observeRedis adds the Redis adapter's series to /metrics.
-func (m *metrics) observeRedis(ps *redis.PubSub) { m.reg.MustRegister(redisCollector{ps}) }
+func (m *metrics) observeRedis(ps *redis.PubSub, ep *server.Endpoint) {
+	m.reg.MustRegister(redisCollector{ps: ps, ep: ep})
+}
