@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"mime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -234,6 +235,9 @@ func (v *validator) reportDuplicate(m *member, name string) bool {
 }
 
 func (v *validator) problem(attr, msg string, code problemCode) {
+	if len(v.problems) == cap(v.problems) {
+		v.problems = slices.Grow(v.problems, len(v.problems)) // doubling: see scanObject
+	}
 	v.problems = append(v.problems, Problem{Attribute: attr, Message: msg, code: code})
 }
 

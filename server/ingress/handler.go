@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/fawkes-rt/fawkes/channels/events"
+	"github.com/fawkes-rt/fawkes/protocol/jsontext"
 )
 
 // DefaultMaxBodyBytes is the default limit of a request body.
@@ -182,14 +183,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		list = [][]byte{ev}
 	case modeBatch:
-		var raw []json.RawMessage
-		if t := trimSpace(body); len(t) == 0 || t[0] != '[' || json.Unmarshal(t, &raw) != nil {
+		var ok bool
+		if list, ok = batchEvents(body); !ok {
 			writeError(w, http.StatusBadRequest, ReasonInvalidBatch, "the body must be a JSON array of CloudEvents")
 			return
-		}
-		list = make([][]byte, len(raw))
-		for i, ev := range raw {
-			list[i] = ev
 		}
 	}
 	ids, ok := h.validate(w, m, list)
@@ -209,7 +206,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}{ids})
 }
 
-// validate checks every event first, so that a batch is all or nothing.
+// batchEvents returns the elements of a batch body, a JSON array, as slices
+// of it (nothing is copied), or false when body is not one.
+func batchEvents(body []byte) (list [][]byte, ok bool) {
+	t := trimSpace(body)
+	if len(t) == 0 || t[0] != '[' {
+		return nil, false
+	}
+	end, err := jsontext.Scanner{}.Elements(t, 0, func(ev []byte) { list = append(list, ev) })
+	return list, err == nil && end == len(t)
+}
+
+// maxListedInvalid bounds the invalid events a batch answer lists. Each
+// has every problem the events channel finds, and a batch of 1 MiB of {}
+// would otherwise be answered with 60 MiB of problems (issue 16); the
+// first ones tell a publisher what is wrong.
+const maxListedInvalid = 16
+
+// validate checks every event first, so that a batch is all or nothing. In
+// a batch with more than maxListedInvalid invalid events, it stops at the
+// next one.
 func (h *Handler) validate(w http.ResponseWriter, m mode, list [][]byte) ([]string, bool) {
 	ids := make([]string, 0, len(list))
 	type indexed struct {
@@ -217,6 +233,7 @@ func (h *Handler) validate(w http.ResponseWriter, m mode, list [][]byte) ([]stri
 		Errors []events.Problem `json:"errors"`
 	}
 	var bad []indexed
+	more := false
 	for i, ev := range list {
 		valid, err := h.cfg.Events.Validate(ev)
 		var invalid *events.InvalidEventError
@@ -224,6 +241,8 @@ func (h *Handler) validate(w http.ResponseWriter, m mode, list [][]byte) ([]stri
 		case errors.As(err, &invalid) && m != modeBatch:
 			writeInvalid(w, invalid)
 			return nil, false
+		case errors.As(err, &invalid) && len(bad) == maxListedInvalid:
+			more = true
 		case errors.As(err, &invalid):
 			bad = append(bad, indexed{i, invalid.Problems})
 		case err != nil:
@@ -232,13 +251,20 @@ func (h *Handler) validate(w http.ResponseWriter, m mode, list [][]byte) ([]stri
 		default:
 			ids = append(ids, valid.ID)
 		}
+		if more {
+			break
+		}
 	}
 	if len(bad) > 0 {
+		msg := fmt.Sprintf("%d of the %d events are not valid CloudEvents; none was published.", len(bad), len(list))
+		if more {
+			msg = fmt.Sprintf("More than %d of the %d events are not valid CloudEvents; the first %d are listed, and none was published.", len(bad), len(list), len(bad))
+		}
 		writeJSON(w, http.StatusBadRequest, struct {
 			Reason  string    `json:"reason"`
 			Message string    `json:"message"`
 			Events  []indexed `json:"events"`
-		}{events.ReasonInvalidCloudEvent, fmt.Sprintf("%d of the %d events are not valid CloudEvents; none was published.", len(bad), len(list)), bad})
+		}{events.ReasonInvalidCloudEvent, msg, bad})
 		return nil, false
 	}
 	return ids, true
@@ -374,5 +400,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
 	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	_, _ = w.Write(b)
+	_, _ = w.Write([]byte{'\n'}) // appended to b, it could copy a large answer
 }

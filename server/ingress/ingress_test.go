@@ -314,6 +314,37 @@ func TestBatchAllOrNothingWithFilters(t *testing.T) {
 	jsonEq(t, `{"ids":[]}`, body)
 }
 
+// TestBatchAnswerListsTheFirstSixteenInvalidEvents: the answer to a batch
+// of many invalid events stays small, and says that there were more.
+func TestBatchAnswerListsTheFirstSixteenInvalidEvents(t *testing.T) {
+	w := newWorld(t, ingress.Config{Anonymous: true})
+	ct := map[string]string{"Content-Type": "application/cloudevents-batch+json"}
+	for _, tc := range []struct {
+		invalid int
+		message string
+	}{
+		{16, "16 of the 17 events are not valid CloudEvents; none was published."},
+		{17, "More than 16 of the 18 events are not valid CloudEvents; the first 16 are listed, and none was published."},
+		{10000, "More than 16 of the 10001 events are not valid CloudEvents; the first 16 are listed, and none was published."},
+	} {
+		body := "[" + structured + strings.Repeat(`,{}`, tc.invalid) + "]"
+		status, answer, _ := w.post("/events/lobby", ct, body)
+		var got struct {
+			Message string
+			Events  []struct{ Index int }
+		}
+		if err := json.Unmarshal([]byte(answer), &got); err != nil || status != http.StatusBadRequest {
+			t.Fatalf("%d invalid: %d %s", tc.invalid, status, answer)
+		}
+		if got.Message != tc.message || len(got.Events) != 16 || got.Events[0].Index != 1 || got.Events[15].Index != 16 {
+			t.Errorf("%d invalid: %q listing %d events %v", tc.invalid, got.Message, len(got.Events), got.Events)
+		}
+		if len(answer) > 8000 {
+			t.Errorf("%d invalid: answer of %d bytes", tc.invalid, len(answer))
+		}
+	}
+}
+
 func TestRequestErrors(t *testing.T) {
 	w := newWorld(t, ingress.Config{Anonymous: true, MaxBodyBytes: 1000})
 	_, m := w.member("events:lobby", `{}`)
