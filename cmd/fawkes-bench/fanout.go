@@ -15,7 +15,9 @@ import (
 	"github.com/fawkes-rt/fawkes/cmd/fawkes-bench/internal/wire"
 )
 
-// fanoutScenario: S subscribers in one room, one publisher.
+// fanoutScenario: S subscribers in one room, one publisher. With
+// --targets the subscribers are spread over the nodes of a cluster (round
+// robin) and the publisher is on the first.
 type fanoutScenario struct {
 	subs         int
 	rate         float64
@@ -28,6 +30,7 @@ type fanoutScenario struct {
 	patterns     string
 
 	search rateSearch
+	watch  nodeWatch
 }
 
 // benchEventType is the "type" of every published CloudEvent.
@@ -58,16 +61,19 @@ func (s *fanoutScenario) register(fs *flag.FlagSet) {
 	fs.DurationVar(&s.drain, "drain", 2*time.Second, "after publishing, wait at most this long for the expected deliveries")
 	fs.StringVar(&s.patterns, "patterns", "none", `subscribers' type patterns: none (--join-payload), shared (all {"event_types":["dev.fawkes.m.*","dev.fawkes.bench.*"]}) or distinct (subscriber i "dev.fawkes.m<i>.*" instead of "dev.fawkes.m.*"); every subscriber receives every event in each mode`)
 	s.search.register(fs, "events", 100*time.Millisecond, 100000)
+	s.watch.register(fs)
 }
 
 // stepCounters are one step's deliveries. Events carry their step number
 // ("benchstep"), so a late event of an earlier step is not counted here.
 // Each reader (Conn.Shard) counts into its own shard, so two pollers on two
 // cores never write the same cache line per delivery; the shards are
-// summed when the step ends.
+// summed when the step ends. Each target has its own set of shards, so
+// the figures can be given per target too.
 type stepCounters struct {
-	step   int64
-	shards []stepShard
+	step      int64
+	perTarget int // shards per target
+	shards    []stepShard
 }
 
 type stepShard struct {
@@ -81,8 +87,14 @@ type stepShard struct {
 	_                  [64]byte // keep the next shard's counters off this line
 }
 
-func newStepCounters(step int64, shards int) *stepCounters {
-	return &stepCounters{step: step, shards: make([]stepShard, max(1, shards))}
+func newStepCounters(step int64, targets, shards int) *stepCounters {
+	shards = max(1, shards)
+	return &stepCounters{step: step, perTarget: shards, shards: make([]stepShard, max(1, targets)*shards)}
+}
+
+// shard returns the counters of a reader shard of one target.
+func (st *stepCounters) shard(target, readerShard int) *stepShard {
+	return &st.shards[target*st.perTarget+readerShard%st.perTarget]
 }
 
 func (st *stepCounters) received() uint64 {
@@ -93,21 +105,36 @@ func (st *stepCounters) received() uint64 {
 	return n
 }
 
-// total sums the shards once the step is over.
-func (st *stepCounters) total() (received, late, noStamp uint64, lastRecv int64, lat *hist.Histogram) {
-	lat = &hist.Histogram{}
-	for i := range st.shards {
-		sh := &st.shards[i]
-		received += sh.received.Load()
-		late += sh.late.Load()
-		noStamp += sh.noStamp.Load()
-		lastRecv = max(lastRecv, sh.lastRecv.Load())
-		lat.Merge(&sh.latency)
-	}
-	return
+// tally is the sum of some shards.
+type tally struct {
+	received, late, noStamp uint64
+	lastRecv                int64 // unix nanos
+	latency                 hist.Histogram
 }
 
-// receiver is the Handler of every subscriber (and of the publisher).
+// total sums every shard once the step is over.
+func (st *stepCounters) total() *tally { return st.sum(st.shards) }
+
+// ofTarget sums one target's shards once the step is over.
+func (st *stepCounters) ofTarget(target int) *tally {
+	return st.sum(st.shards[target*st.perTarget : (target+1)*st.perTarget])
+}
+
+func (st *stepCounters) sum(shards []stepShard) *tally {
+	t := &tally{}
+	for i := range shards {
+		sh := &shards[i]
+		t.received += sh.received.Load()
+		t.late += sh.late.Load()
+		t.noStamp += sh.noStamp.Load()
+		t.lastRecv = max(t.lastRecv, sh.lastRecv.Load())
+		t.latency.Merge(&sh.latency)
+	}
+	return t
+}
+
+// receiver counts what every subscriber (and the publisher) receives; each
+// target's connections reach it through their targetReceiver.
 type receiver struct {
 	event     string
 	cur       atomic.Pointer[stepCounters]
@@ -118,7 +145,15 @@ type receiver struct {
 	countOwn  bool
 }
 
-func (r *receiver) Message(c *client.Conn, m wire.Message) {
+// targetReceiver is the Handler of the connections to one target.
+type targetReceiver struct {
+	*receiver
+	target int
+}
+
+func (t *targetReceiver) Message(c *client.Conn, m wire.Message) { t.message(c, m, t.target) }
+
+func (r *receiver) message(c *client.Conn, m wire.Message, target int) {
 	if string(m.Event) == "phx_reply" {
 		if c == r.publisher.Load() {
 			if string(wire.ReplyStatus(m.Payload)) == "ok" {
@@ -139,7 +174,7 @@ func (r *receiver) Message(c *client.Conn, m wire.Message) {
 	if st == nil {
 		return
 	}
-	sh := &st.shards[c.Shard()%len(st.shards)]
+	sh := st.shard(target, c.Shard())
 	sentAt, ok1 := findIntHint(m.Payload, `"sentat"`, &sh.sentHint)
 	step, ok2 := findIntHint(m.Payload, `"benchstep"`, &sh.stepHint)
 	switch {
@@ -194,9 +229,28 @@ type stepResult struct {
 	// drain): the server's with --pid, and this client's.
 	ServerCPUUSPerDelivery float64 `json:"server_cpu_us_per_delivery,omitempty"`
 	ClientCPUUSPerDelivery float64 `json:"client_cpu_us_per_delivery,omitempty"`
+	// Targets splits the step by target, with more than one.
+	Targets []targetStep `json:"targets,omitempty"`
+	// Nodes is what each --watch-pids / --watch-metrics node spent during
+	// the step (publishing and drain).
+	Nodes []nodeStep `json:"nodes,omitempty"`
 	// Sustainable: nothing lost, no subscriber closed, no publish error,
 	// p99 within --max-p99, and sent_rate at least 90% of the target.
 	Sustainable bool `json:"sustainable"`
+}
+
+// targetStep is one target's share of a step: its subscribers'
+// deliveries.
+type targetStep struct {
+	Target         string       `json:"target"`
+	Subscribers    int          `json:"subscribers"`
+	Expected       uint64       `json:"expected"`
+	Received       uint64       `json:"received"`
+	Lost           uint64       `json:"lost"`
+	LossRatio      float64      `json:"loss_ratio"`
+	Late           uint64       `json:"late"`
+	DeliveriesPerS float64      `json:"deliveries_per_s"`
+	Latency        hist.Summary `json:"latency"`
 }
 
 // fanoutResult is the "result" of a fanout run.
@@ -214,15 +268,17 @@ type fanoutResult struct {
 }
 
 type fanoutRun struct {
-	s      *fanoutScenario
-	f      *fleet
-	srv    *serverWatch
-	recv   *receiver
-	subs   []*client.Conn
-	pub    *client.Conn
-	step   int64
-	buf    []byte
-	result *fanoutResult
+	s        *fanoutScenario
+	f        *fleet
+	srv      *serverWatch
+	recv     *receiver
+	handlers []client.Handler // per target
+	subs     []*client.Conn
+	subOn    []int // target of each subscriber
+	pub      *client.Conn
+	step     int64
+	buf      []byte
+	result   *fanoutResult
 }
 
 func (s *fanoutScenario) run(ctx context.Context, f *fleet, srv *serverWatch) (any, error) {
@@ -242,17 +298,27 @@ func (s *fanoutScenario) run(ctx context.Context, f *fleet, srv *serverWatch) (a
 	default:
 		return nil, fmt.Errorf("--patterns %q: want none, shared or distinct", s.patterns)
 	}
+	if err := s.watch.parse(); err != nil {
+		return nil, err
+	}
 	r := &fanoutRun{s: s, f: f, srv: srv, recv: &receiver{event: s.receiveEvent, countOwn: s.ownEvents}, result: &fanoutResult{Patterns: s.patterns}}
+	for t := range f.dialers {
+		r.handlers = append(r.handlers, &targetReceiver{receiver: r.recv, target: t})
+	}
 	r.subs = make([]*client.Conn, s.subs)
+	r.subOn = make([]int, s.subs)
+	for i := range r.subOn {
+		r.subOn[i] = f.target(i)
+	}
 	r.result.Ramp = f.openMany(ctx, s.subs, f.opts.Concurrency,
 		func(int) string { return f.opts.Topic },
-		func(int) client.Handler { return r.recv },
+		func(i int) client.Handler { return r.handlers[r.subOn[i]] },
 		func(i int, c *client.Conn) { r.subs[i] = c })
 	if r.result.Ramp.Joined < s.subs {
 		return r.result, fmt.Errorf("%d of %d subscribers did not join (first errors: %v)", s.subs-r.result.Ramp.Joined, s.subs, r.result.Ramp.Errors)
 	}
 	var err error
-	if r.pub, err = f.open(ctx, f.opts.Topic, r.recv); err != nil {
+	if r.pub, err = f.open(ctx, 0, f.opts.Topic, r.handlers[0]); err != nil {
 		return r.result, fmt.Errorf("publisher: %w", err)
 	}
 	r.recv.publisher.Store(r.pub)
@@ -296,7 +362,7 @@ func (r *fanoutRun) reconnect(ctx context.Context) error {
 		if c == nil || !c.Closed() {
 			continue
 		}
-		nc, err := r.f.openWith(ctx, r.f.opts.Topic, r.f.payload(i), r.recv)
+		nc, err := r.f.openWith(ctx, r.subOn[i], r.f.opts.Topic, r.f.payload(i), r.handlers[r.subOn[i]])
 		if err != nil {
 			return fmt.Errorf("reconnecting a subscriber: %w", err)
 		}
@@ -304,7 +370,7 @@ func (r *fanoutRun) reconnect(ctx context.Context) error {
 		r.result.Reconnected++
 	}
 	if r.pub.Closed() {
-		nc, err := r.f.open(ctx, r.f.opts.Topic, r.recv)
+		nc, err := r.f.open(ctx, 0, r.f.opts.Topic, r.handlers[0])
 		if err != nil {
 			return fmt.Errorf("reconnecting the publisher: %w", err)
 		}
@@ -320,16 +386,19 @@ func (r *fanoutRun) reconnect(ctx context.Context) error {
 func (r *fanoutRun) runStep(ctx context.Context, rate float64) stepResult {
 	s := r.s
 	r.step++
-	st := newStepCounters(r.step, r.f.poller.Shards())
+	st := newStepCounters(r.step, len(r.f.dialers), r.f.poller.Shards())
 	r.recv.cur.Store(st)
 	receivers := 0
-	for _, c := range r.subs {
+	perTarget := make([]int, len(r.f.dialers))
+	for i, c := range r.subs {
 		if c != nil && !c.Closed() {
 			receivers++
+			perTarget[r.subOn[i]]++
 		}
 	}
 	if s.ownEvents {
 		receivers++
+		perTarget[0]++
 	}
 	closed0, acks0, rej0 := r.recv.closed.Load(), r.recv.acks.Load(), r.recv.rejected.Load()
 	logf("step %d: %.0f events/s to %d subscribers for %s", r.step, rate, receivers, s.duration)
@@ -337,6 +406,7 @@ func (r *fanoutRun) runStep(ctx context.Context, rate float64) stepResult {
 	// The i-th event is due at start + i/rate; a publisher that falls
 	// behind catches up in a burst, and one that cannot shows as a
 	// sent_rate under the target.
+	nodes0 := s.watch.sample(ctx)
 	srvCPU0, cliCPU0 := r.srv.cpu(), cpuOf(0)
 	total := uint64(math.Round(rate * s.duration.Seconds()))
 	var sent, sendErrs uint64
@@ -361,7 +431,7 @@ func (r *fanoutRun) runStep(ctx context.Context, rate float64) stepResult {
 		time.Sleep(5 * time.Millisecond)
 	}
 	srvCPU, cliCPU := r.srv.cpu()-srvCPU0, cpuOf(0)-cliCPU0
-	received, late, noStamp, lastRecv, lat := st.total()
+	all := st.total()
 	res := stepResult{
 		Step:           r.step,
 		TargetRate:     rate,
@@ -369,10 +439,10 @@ func (r *fanoutRun) runStep(ctx context.Context, rate float64) stepResult {
 		Sent:           sent,
 		SentRate:       float64(sent) / pubSecs,
 		Expected:       expected,
-		Received:       received,
-		Late:           late,
-		NoStamp:        noStamp,
-		Latency:        lat.Summarize(),
+		Received:       all.received,
+		Late:           all.late,
+		NoStamp:        all.noStamp,
+		Latency:        all.latency.Summarize(),
 		PublishSeconds: pubSecs,
 		Closed:         r.recv.closed.Load() - closed0,
 		PublishAcks:    r.recv.acks.Load() - acks0,
@@ -390,36 +460,68 @@ func (r *fanoutRun) runStep(ctx context.Context, rate float64) stepResult {
 	if expected > 0 {
 		res.LossRatio = float64(res.Lost) / float64(expected)
 	}
-	if lastRecv > 0 {
-		res.DeliveriesPerS = float64(res.Received) / (float64(lastRecv-start.UnixNano()) / 1e9)
+	res.DeliveriesPerS = deliveriesPerS(all, start)
+	if len(perTarget) > 1 {
+		urls := r.f.urls()
+		for t, n := range perTarget {
+			tt := st.ofTarget(t)
+			ts := targetStep{Target: urls[t], Subscribers: n, Expected: sent * uint64(n), Received: tt.received, Late: tt.late,
+				DeliveriesPerS: deliveriesPerS(tt, start), Latency: tt.latency.Summarize()}
+			if ts.Received < ts.Expected {
+				ts.Lost = ts.Expected - ts.Received
+			}
+			if ts.Expected > 0 {
+				ts.LossRatio = float64(ts.Lost) / float64(ts.Expected)
+			}
+			res.Targets = append(res.Targets, ts)
+		}
 	}
+	res.Nodes = s.watch.diff(nodes0, s.watch.sample(ctx))
 	res.Sustainable = res.Lost == 0 && res.Closed == 0 && res.PublishErrors == 0 &&
 		res.Latency.P99MS <= float64(s.search.maxP99)/1e6 && res.SentRate >= 0.9*rate
 	logf("step %d: sent %d (%.0f/s), received %d of %d, p50 %.2f ms, p99 %.2f ms, max %.2f ms, %.0f deliveries/s%s",
 		r.step, sent, res.SentRate, res.Received, expected, res.Latency.P50MS, res.Latency.P99MS, res.Latency.MaxMS, res.DeliveriesPerS,
 		map[bool]string{true: "", false: " (not sustainable)"}[res.Sustainable])
+	for _, t := range res.Targets {
+		logf("step %d: %s: received %d of %d, p50 %.2f ms, p99 %.2f ms", r.step, t.Target, t.Received, t.Expected, t.Latency.P50MS, t.Latency.P99MS)
+	}
 	return res
 }
 
-// event returns the seq-th CloudEvent of the current step, padded with
-// data to --event-bytes. It carries the step and the send time as
-// extension attributes "benchstep" and "sentat" (unix nanoseconds), as
-// strings so no JSON number precision is in question.
+// deliveriesPerS is deliveries over the time from the step's start to the
+// last delivery.
+func deliveriesPerS(t *tally, start time.Time) float64 {
+	if t.lastRecv <= start.UnixNano() {
+		return 0
+	}
+	return float64(t.received) / (float64(t.lastRecv-start.UnixNano()) / 1e9)
+}
+
+// event returns the seq-th CloudEvent of the current step (see
+// appendBenchEvent).
 func (r *fanoutRun) event(seq uint64) []byte {
-	b := r.buf[:0]
+	r.buf = appendBenchEvent(r.buf[:0], r.step, seq, r.s.eventBytes)
+	return r.buf
+}
+
+// appendBenchEvent appends the seq-th CloudEvent of step, padded with data
+// to size bytes. It carries the step and the send time as extension
+// attributes "benchstep" and "sentat" (unix nanoseconds), as strings so no
+// JSON number precision is in question.
+func appendBenchEvent(b []byte, step int64, seq uint64, size int) []byte {
+	start := len(b)
 	b = append(b, `{"specversion":"1.0","id":"`...)
-	b = strconv.AppendInt(b, r.step, 10)
+	b = strconv.AppendInt(b, step, 10)
 	b = append(b, '-')
 	b = strconv.AppendUint(b, seq, 10)
 	b = append(b, `","source":"/fawkes-bench","type":"`+benchEventType+`","datacontenttype":"text/plain","benchstep":"`...)
-	b = strconv.AppendInt(b, r.step, 10)
+	b = strconv.AppendInt(b, step, 10)
 	b = append(b, `","sentat":"`...)
 	b = strconv.AppendInt(b, time.Now().UnixNano(), 10)
 	b = append(b, `","data":"`...)
-	for pad := r.s.eventBytes - len(b) - 2; pad > 0; pad-- {
+	for pad := size - (len(b) - start) - 2; pad > 0; pad-- {
 		b = append(b, 'x')
 	}
 	b = append(b, `"}`...)
-	r.buf = b
 	return b
 }

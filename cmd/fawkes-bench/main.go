@@ -8,6 +8,9 @@
 //	fawkes-bench rpc     --conns 100 --duration 10s
 //	fawkes-bench limit-server --addr 127.0.0.1:4100
 //	fawkes-bench fanout  --target 127.0.0.1:4100 --subscribers 1000 --find-max
+//	fawkes-bench fanout  --targets 127.0.0.1:4001,127.0.0.1:4002 --subscribers 1000 --rate 100
+//	fawkes-bench conns   --targets 127.0.0.1:4001,127.0.0.1:4002 --rooms 100 --await-events 1 --hold 5m
+//	fawkes-bench post    --url http://127.0.0.1:4001 --rooms 100
 //
 // Progress goes to stderr; every run ends with exactly one JSON summary
 // line on stdout holding the configuration and every figure. Run
@@ -25,6 +28,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -36,8 +40,12 @@ const usage = `Usage: fawkes-bench <scenario> [flags]
 
 Scenarios:
   conns         open N connections that join a room, hold them, report the server's memory per connection
+                (--targets spreads them over a cluster's nodes, --rooms R over R rooms, --await-events
+                times events published to the rooms)
   fanout        S subscribers in one room, one publisher at R events/s: deliveries/s, loss, latency
-                (--find-max steps the rate up to the highest sustainable one)
+                (--find-max steps the rate up to the highest sustainable one; --targets spreads the
+                subscribers over a cluster's nodes, the publisher on the first)
+  post          POST one stamped CloudEvent to each room through a node's HTTP ingress
   rpc           C connections sending sequential pings: replies/s and latency
   limit-server  the reference server: the least work per connection and per broadcast;
                 run fanout against it for the physical limit of this machine
@@ -71,6 +79,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		sc = &rpcScenario{}
 	case "limit-server":
 		return runLimitServer(ctx, args[1:], stdout, stderr)
+	case "post":
+		return runPost(ctx, args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "fawkes-bench: unknown scenario %q\n\n%s", args[0], usage)
 		return 2
@@ -116,7 +126,8 @@ type scenario interface {
 // commonOptions are the flags of every client scenario.
 type commonOptions struct {
 	Target      string
-	SourceAddrs int
+	Targets     string
+	SourceAddrs string
 	DialTimeout time.Duration
 	Concurrency int
 	Heartbeat   time.Duration
@@ -130,7 +141,8 @@ type commonOptions struct {
 
 func (o *commonOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.Target, "target", "127.0.0.1:4000", "server: host:port (meaning ws://host:port/socket/websocket) or a ws:// URL; vsn=2.0.0 is added")
-	fs.IntVar(&o.SourceAddrs, "source-addrs", 4, "cycle source addresses 127.0.0.1..127.0.0.N for loopback targets (~28k ports each); 0 lets the OS choose")
+	fs.StringVar(&o.Targets, "targets", "", "several servers (nodes of one cluster), comma-separated host:port or ws:// URLs; connection i goes to target i mod count, a publisher to the first; replaces --target")
+	fs.StringVar(&o.SourceAddrs, "source-addrs", "4", "cycle source addresses 127.0.0.1..127.0.0.N (N), or 127.0.0.A..127.0.0.B (A-B, for several load generators), for loopback targets (~28k ports each); 0 lets the OS choose")
 	fs.DurationVar(&o.DialTimeout, "dial-timeout", 10*time.Second, "bound on connect + WebSocket handshake + join, per connection")
 	fs.IntVar(&o.Concurrency, "concurrency", 64, "connections being opened at once")
 	fs.DurationVar(&o.Heartbeat, "heartbeat", 25*time.Second, `interval of [null,ref,"phoenix","heartbeat",{}] per connection`)
@@ -173,7 +185,7 @@ func execute(ctx context.Context, sc scenario, common *commonOptions, sum *summa
 	if err != nil {
 		return err
 	}
-	logf("%s against %s", sum.Scenario, f.dialer.URL())
+	logf("%s against %s", sum.Scenario, strings.Join(f.urls(), ", "))
 	result, err := sc.run(ctx, f, srv)
 	sum.Result = result
 	sum.Client = f.figures()
@@ -196,6 +208,33 @@ func execute(ctx context.Context, sc scenario, common *commonOptions, sum *summa
 		err = errors.New("interrupted")
 	}
 	return err
+}
+
+// targets returns --targets, or --target when --targets is empty.
+func (o *commonOptions) targets() []string {
+	if list := splitList(o.Targets); len(list) > 0 {
+		return list
+	}
+	return []string{o.Target}
+}
+
+// sourceAddrs parses --source-addrs: "N" is 127.0.0.1..N, "A-B" is
+// 127.0.0.A..B. It returns the first address's last byte and the count.
+func sourceAddrs(s string) (first, n int, err error) {
+	bad := fmt.Errorf("--source-addrs %q: want N or A-B within 1..254", s)
+	a, b, isRange := strings.Cut(strings.TrimSpace(s), "-")
+	lo, err := strconv.Atoi(a)
+	if err != nil || lo < 0 || lo > 254 {
+		return 0, 0, bad
+	}
+	if !isRange {
+		return 1, lo, nil
+	}
+	hi, err := strconv.Atoi(b)
+	if err != nil || lo < 1 || hi < lo || hi > 254 {
+		return 0, 0, bad
+	}
+	return lo, hi - lo + 1, nil
 }
 
 // summary is the JSON line every run ends with.

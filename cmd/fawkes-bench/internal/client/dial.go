@@ -21,10 +21,13 @@ type DialConfig struct {
 	// when it has no vsn. Zero means 127.0.0.1:4000.
 	Target string
 	// SourceAddrs, when positive and the target is a loopback address,
-	// cycles the source address of each dial over 127.0.0.1 ..
-	// 127.0.0.SourceAddrs: each source address has its own ~28k ephemeral
-	// ports. Zero means the OS chooses (one source address).
+	// cycles the source address of each dial over SourceAddrs addresses
+	// from 127.0.0.SourceFirst: each source address has its own ~28k
+	// ephemeral ports. Zero means the OS chooses (one source address).
 	SourceAddrs int
+	// SourceFirst is the last byte of the first source address, so that
+	// several load generators can use distinct ones. Zero means 1.
+	SourceFirst int
 	// Timeout bounds the TCP connect plus the WebSocket handshake. Zero
 	// means 10 s.
 	Timeout time.Duration
@@ -72,10 +75,14 @@ func NewDialer(cfg DialConfig) (*Dialer, error) {
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
+	if cfg.SourceFirst < 0 || cfg.SourceFirst > 254 {
+		return nil, fmt.Errorf("source address 127.0.0.%d: want 1..254", cfg.SourceFirst)
+	}
 	u, _ := url.Parse(target)
 	d := &Dialer{url: target}
 	if ip := net.ParseIP(u.Hostname()); ip != nil && ip.IsLoopback() && ip.To4() != nil && cfg.SourceAddrs > 0 {
-		for i := 1; i <= min(cfg.SourceAddrs, 254); i++ {
+		first := max(cfg.SourceFirst, 1)
+		for i := first; i < first+cfg.SourceAddrs && i <= 254; i++ {
 			local := &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(i))}
 			d.dialers = append(d.dialers, &net.Dialer{LocalAddr: local, Timeout: timeout})
 		}
