@@ -113,8 +113,11 @@ func TestFanoutWatchesNodes(t *testing.T) {
 	defer metrics.Close()
 	pid := strconv.Itoa(os.Getpid())
 	var r fanoutResult
-	bench(t, true, &r, "fanout", "--target", target, "--subscribers", "5", "--rate", "20", "--duration", "300ms",
+	sum := bench(t, true, &r, "fanout", "--target", target, "--subscribers", "5", "--rate", "20", "--duration", "300ms",
 		"--watch-pids", pid+","+pid, "--watch-metrics", metrics.URL+",")
+	if w, _ := sum["machine"].(map[string]any)["watched_cpu_util"].(float64); w <= 0 {
+		t.Errorf("machine.watched_cpu_util = %v; want the watched process's CPU over the run", w)
+	}
 	nodes := r.Steps[0].Nodes
 	if len(nodes) != 2 {
 		t.Fatalf("%d watched nodes, want 2", len(nodes))

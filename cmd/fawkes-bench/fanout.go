@@ -36,6 +36,10 @@ type fanoutScenario struct {
 // benchEventType is the "type" of every published CloudEvent.
 const benchEventType = "dev.fawkes.bench.tick"
 
+// watchedPIDs implements the interface execute looks for: the
+// --watch-pids processes are not "others".
+func (s *fanoutScenario) watchedPIDs() []int { return s.watch.watchedPIDs() }
+
 // patternPayload returns subscriber i's phx_join payload for --patterns:
 // two type patterns, one that never matches and one that matches every
 // benchmark event, so each subscriber still receives every event and only

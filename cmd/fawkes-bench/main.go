@@ -28,6 +28,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -179,6 +180,15 @@ func execute(ctx context.Context, sc scenario, common *commonOptions, sum *summa
 	start := time.Now()
 	sum.Started = start.UTC().Format(time.RFC3339)
 	srv := newServerWatch(common.PID)
+	var watched []int // --watch-pids other than --pid
+	if w, ok := sc.(interface{ watchedPIDs() []int }); ok {
+		for _, pid := range w.watchedPIDs() {
+			if pid != common.PID && !slices.Contains(watched, pid) {
+				watched = append(watched, pid)
+			}
+		}
+	}
+	watchedCPU0 := cpuOfAll(watched)
 	clientCPU0 := cpuOf(0)
 	busy0, _ := proc.BusyCPU()
 	f, err := newFleet(common)
@@ -202,6 +212,10 @@ func execute(ctx context.Context, sc scenario, common *commonOptions, sum *summa
 		sum.Machine.OthersUtil = sum.Machine.BusyUtil - sum.Client.CPUUtil
 		if sum.Server != nil {
 			sum.Machine.OthersUtil -= sum.Server.CPUUtil
+		}
+		if len(watched) > 0 {
+			sum.Machine.WatchedUtil = (cpuOfAll(watched) - watchedCPU0) / sum.ElapsedS
+			sum.Machine.OthersUtil -= sum.Machine.WatchedUtil
 		}
 	}
 	if err == nil && ctx.Err() != nil {
@@ -262,11 +276,13 @@ type machine struct {
 	// LoadAvg1m is the 1-minute load average at the start of the run.
 	LoadAvg1m float64 `json:"load_avg_1m"`
 	// BusyUtil is the CPU the whole machine used during the run, in cores;
-	// OthersUtil is that minus this process and the --pid server: what
-	// other processes took. A run with OthersUtil well above zero
-	// measured a shared machine.
-	BusyUtil   float64 `json:"busy_cpu_util"`
-	OthersUtil float64 `json:"others_cpu_util"`
+	// WatchedUtil what the --watch-pids processes (other than --pid) used;
+	// OthersUtil is BusyUtil minus this process, the --pid server and the
+	// watched processes: what other processes took. A run with OthersUtil
+	// well above zero measured a shared machine.
+	BusyUtil    float64 `json:"busy_cpu_util"`
+	WatchedUtil float64 `json:"watched_cpu_util,omitempty"`
+	OthersUtil  float64 `json:"others_cpu_util"`
 }
 
 func thisMachine() machine {

@@ -62,6 +62,18 @@ func (w *nodeWatch) parse() error {
 	return nil
 }
 
+// watchedPIDs returns the valid entries of --watch-pids (before parse
+// too), so the run's others_cpu_util can leave them out.
+func (w *nodeWatch) watchedPIDs() []int {
+	var pids []int
+	for _, e := range splitList(w.pids) {
+		if pid, err := strconv.Atoi(e); err == nil && pid > 0 {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
 // nodeSample is one reading of every watched node.
 type nodeSample struct {
 	cpu     []float64

@@ -73,6 +73,15 @@ func cpuOf(pid int) float64 {
 	return d.Seconds()
 }
 
+// cpuOfAll returns the CPU seconds of every pid together.
+func cpuOfAll(pids []int) float64 {
+	var t float64
+	for _, pid := range pids {
+		t += cpuOf(pid)
+	}
+	return t
+}
+
 func rssOf(pid int) int64 {
 	v, _ := proc.RSSKiB(pid)
 	return v
