@@ -103,7 +103,7 @@ Environment only (secrets):
   %s
     	the Phoenix secret_key_base, for --auth phoenix-token
   %s
-    	bearer token that POST /events/{room} requires (unset: no token)
+    	bearer token that POST /events/{room} accepts (unset: see --ingress)
 
 Endpoints on --addr: {socket-path}/websocket, {socket-path}/longpoll,
 POST /events/{room} (CloudEvents over HTTP), /metrics (Prometheus),
