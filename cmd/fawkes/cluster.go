@@ -27,7 +27,7 @@ type cluster struct {
 // newPubSub returns the PubSub of --pubsub, its node-local fan-out observed
 // by observe (the broadcast metrics).
 func newPubSub(ctx context.Context, cfg *config, log zerolog.Logger, observe func(*pubsub.Broadcast, int, time.Duration)) (*cluster, error) {
-	if cfg.PubSub != "redis" {
+	if cfg.PubSub == "memory" {
 		local := pubsub.NewLocal()
 		local.Observe = observe
 		return &cluster{ps: local, release: func() {}}, nil
@@ -69,7 +69,11 @@ func newPubSub(ctx context.Context, cfg *config, log zerolog.Logger, observe fun
 	}
 	log.Info().Str("redis", opts.Addr).Str("prefix", cfg.RedisPrefix).Str("node", ps.NodeID()).
 		Dur("node_down_after_ms", cfg.NodeDownAfter).Msg("sharing topics through redis")
-	return &cluster{ps: ps, redis: ps, release: release}, nil
+	cl := &cluster{ps: ps, redis: ps, release: release}
+	if cfg.PubSub == "phoenix-redis" {
+		return bridgeToPhoenix(cl, cfg, log) // phoenixredis.go
+	}
+	return cl, nil
 }
 
 // longPollKey derives the key that signs LongPoll session tokens from the

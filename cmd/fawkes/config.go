@@ -40,6 +40,8 @@ type config struct {
 	RedisPrefix         string
 	RedisStart          string
 	NodeDownAfter       time.Duration
+	PhoenixPubSub       string // phoenixredis.go
+	NodeName            string // phoenixredis.go
 	ConfigFile          string
 	IngressMaxBytes     byteSize
 	ShutdownGrace       time.Duration
@@ -74,11 +76,13 @@ func newFlagSet(cfg *config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.JoinPolicy, "join-policy", "open", `events channel joins: "open", or "token-rooms" (only rooms listed under "rooms" in the token's data)`)
 	fs.BoolVar(&cfg.Presence, "presence", false, `events channel: track members (key: socket id, else the "user_id" param, else random) and push presence_state/presence_diff for phoenix.js Presence`)
 	fs.DurationVar(&cfg.LongPollWindow, "longpoll-window", 10*time.Second, "how long a LongPoll GET waits for messages; a session ends 1.5 windows after its last GET")
-	fs.StringVar(&cfg.PubSub, "pubsub", "memory", `how nodes share topics: "memory" (this process only) or "redis" (every node on the same --redis-url and --redis-prefix; needs `+secretKeyBaseEnv+`)`)
+	fs.StringVar(&cfg.PubSub, "pubsub", "memory", `how nodes share topics: "memory" (this process only), "redis" (every node on the same --redis-url and --redis-prefix; needs `+secretKeyBaseEnv+`), or "phoenix-redis" (redis, and the Elixir Phoenix nodes of --phoenix-pubsub on the same Redis)`)
 	fs.StringVar(&cfg.RedisURL, "redis-url", "redis://127.0.0.1:6379/0", "Redis server for --pubsub redis (redis:// or rediss:// URL)")
 	fs.StringVar(&cfg.RedisPrefix, "redis-prefix", "fawkes", "prefix of every Redis channel and key of one cluster (clusters sharing a Redis need different prefixes)")
 	fs.StringVar(&cfg.RedisStart, "redis-start", "retry", `with Redis unreachable at start: "retry" (serve this node's clients, /readyz 503, keep trying) or "require" (exit 1 after 10 s)`)
 	fs.DurationVar(&cfg.NodeDownAfter, "node-down-after", 15*time.Second, "--pubsub redis: a node silent this long is taken for dead; its presences leave every list")
+	fs.StringVar(&cfg.PhoenixPubSub, "phoenix-pubsub", "", "--pubsub phoenix-redis: the Elixir app's PubSub name, such as MyApp.PubSub (its Phoenix.PubSub.Redis channel is phx:Elixir.MyApp.PubSub.Adapter)")
+	fs.StringVar(&cfg.NodeName, "node-name", "", "--pubsub phoenix-redis: this node's name among the Phoenix nodes, unique in the cluster, such as fawkes-1 or fawkes1@host (letters, digits, _ - . @; at most 128)")
 	// Operations (ops.go, ingress.go, configfile.go).
 	fs.StringVar(&cfg.ConfigFile, configFlag, "", "TOML file of settings keyed by flag name (flags and FAWKES_* variables win over it)")
 	cfg.IngressMaxBytes = 1 << 20
@@ -122,8 +126,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	if err := cfg.validate(); err != nil {
 		errs = append(errs, err)
 	}
-	if cfg.PubSub == "redis" && getenv(secretKeyBaseEnv) == "" {
-		errs = append(errs, fmt.Errorf("--pubsub redis needs %s: every node signs and verifies LongPoll session tokens with it (use the Phoenix app's secret_key_base, or any 64 random characters, the same on every node)", secretKeyBaseEnv))
+	if (cfg.PubSub == "redis" || cfg.PubSub == "phoenix-redis") && getenv(secretKeyBaseEnv) == "" {
+		errs = append(errs, fmt.Errorf("--pubsub %s needs %s: every node signs and verifies LongPoll session tokens with it (use the Phoenix app's secret_key_base, or any 64 random characters, the same on every node)", cfg.PubSub, secretKeyBaseEnv))
 	}
 	return cfg, errors.Join(errs...)
 }
@@ -179,10 +183,11 @@ func (c *config) validate() error {
 		errs = append(errs, errors.New("--join-policy token-rooms needs --auth phoenix-token"))
 	}
 	switch c.PubSub {
-	case "memory", "redis":
+	case "memory", "redis", "phoenix-redis":
 	default:
-		errs = append(errs, fmt.Errorf("--pubsub %q: want memory or redis", c.PubSub))
+		errs = append(errs, fmt.Errorf("--pubsub %q: want memory, redis or phoenix-redis", c.PubSub))
 	}
+	errs = append(errs, c.validatePhoenix()) // phoenixredis.go
 	switch c.RedisStart {
 	case "retry", "require":
 	default:
