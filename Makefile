@@ -6,13 +6,15 @@ FUZZTIME    ?= 30s
 FUZZEXECS   ?= 10000000
 ARGS        ?=
 
-.PHONY: help run test test-go test-js bench bench-go bench-load lint fuzz fuzz-long npm console-assets
+.PHONY: help run test test-go test-js bench bench-go bench-load lint fuzz fuzz-long npm console-assets conform
 
 help:
 	@echo "make run [ARGS=...]     start the server on 127.0.0.1:4000 (in-memory pub/sub)"
 	@echo "make test               test-go, then test-js"
 	@echo "make test-go            go test -race -shuffle=on ./..."
 	@echo "make test-js            the real phoenix npm client against the binary"
+	@echo "make conform [URL=...]  the conformance catalogue against URL (any server; ARGS=-groups all ...),"
+	@echo "                        else against the fawkes binary, every group (as make test does)"
 	@echo "make bench [COUNT=5]    go benchmarks, then a short run of each load scenario"
 	@echo "make lint               gofmt, go vet, staticcheck"
 	@echo "make fuzz [FUZZTIME=30s] every fuzz target, FUZZTIME each"
@@ -31,6 +33,17 @@ test-go:
 
 test-js: npm
 	cd js-client-tests && npm test
+
+# conform runs cmd/fawkes-conform (docs/conformance.md). With URL, against
+# any Phoenix Channels server; without, the Go test that runs the whole
+# catalogue against the fawkes binary, every group with its settings, plus
+# the broken servers that show each case can fail (test-go runs them too).
+conform:
+ifdef URL
+	go run ./cmd/fawkes-conform -url $(URL) $(ARGS)
+else
+	go test -count=1 -v -run 'TestFawkesPassesTheCatalogue|TestMiniServerPasses|TestBrokenServersFailTheRightCases' ./cmd/fawkes-conform
+endif
 
 # npm installs the pinned npm packages (the phoenix client among them).
 npm:

@@ -94,7 +94,7 @@ func (s *selection) selected(c *Case) (bool, string) {
 			since[i], _ = parseVersion(v)
 		}
 		if !hasBehaviour(*s.phoenix, since) {
-			return false, "since Phoenix " + strings.Join(c.Since, ", ") + ", newer than --phoenix " + s.phoenix.String()
+			return false, "since Phoenix " + strings.Join(c.Since, ", ") + ", newer than -phoenix " + s.phoenix.String()
 		}
 	}
 	return true, ""

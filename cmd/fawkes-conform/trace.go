@@ -21,7 +21,7 @@ func newTracer() *tracer { return &tracer{start: time.Now()} }
 // "·" a note) and what.
 func (t *tracer) add(who, dir, what string) {
 	if who == "" {
-		who = "-"
+		who = "main" // the default connection
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
