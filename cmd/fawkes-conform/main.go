@@ -260,6 +260,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		human = nil
 	}
 	for _, c := range cases {
+		if ctx.Err() != nil {
+			fmt.Fprintln(stderr, "fawkes-conform: interrupted")
+			break
+		}
 		ok, why := sel.selected(c)
 		if !ok && why == "" {
 			continue

@@ -61,13 +61,12 @@ func (s *Step) String() string {
 
 // verbSpec says how a verb's line is read and checked.
 type verbSpec struct {
-	rest     bool // the argument is the rest of the line (JSON or text)
-	json     bool // ... and it starts with a JSON value
-	body     bool // continuation lines allowed
-	conn     bool // acts on a connection
-	minArgs  int
-	maxArgs  int // -1: any
-	httpOnly bool
+	rest    bool // the argument is the rest of the line (JSON or text)
+	json    bool // ... and it starts with a JSON value
+	body    bool // continuation lines allowed
+	conn    bool // acts on a connection
+	minArgs int
+	maxArgs int // -1: any
 }
 
 var verbs = map[string]verbSpec{

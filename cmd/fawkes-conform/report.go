@@ -181,12 +181,14 @@ func seconds(ms float64) string { return fmt.Sprintf("%.3f", ms/1000) }
 func (r *report) junit() junitSuites {
 	out := junitSuites{Name: "fawkes-conform " + r.Target, Tests: r.Total, Failures: r.Failed, Skipped: r.Skipped, Time: seconds(r.DurationMS)}
 	index := map[string]int{}
+	var suiteMS []float64
 	for _, c := range r.Cases {
 		i, ok := index[c.Area]
 		if !ok {
 			i = len(out.Suites)
 			index[c.Area] = i
 			out.Suites = append(out.Suites, junitSuite{Name: c.Area})
+			suiteMS = append(suiteMS, 0)
 		}
 		s := &out.Suites[i]
 		jc := junitCase{Name: c.ID, Classname: "conformance." + c.Group + "." + c.Area, Time: seconds(c.DurationMS)}
@@ -204,13 +206,8 @@ func (r *report) junit() junitSuites {
 		}
 		s.Tests++
 		s.Cases = append(s.Cases, jc)
-		var total float64
-		for _, x := range s.Cases {
-			var t float64
-			_, _ = fmt.Sscanf(x.Time, "%g", &t)
-			total += t
-		}
-		s.Time = fmt.Sprintf("%.3f", total)
+		suiteMS[i] += c.DurationMS
+		s.Time = seconds(suiteMS[i])
 	}
 	return out
 }

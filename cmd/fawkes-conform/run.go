@@ -857,6 +857,9 @@ func (r *caseRun) lpStep(c *lpConn, s *Step) error {
 		pctx, pcancel := context.WithTimeout(r.ctx, wait)
 		defer pcancel()
 		res, err := c.poll(pctx)
+		if errors.Is(err, context.DeadlineExceeded) {
+			return &stepFailure{msg: "poll", expected: "an answer within " + wait.String(), got: "none"}
+		}
 		if err != nil {
 			return failf("poll: %v", err)
 		}

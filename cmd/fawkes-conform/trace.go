@@ -25,7 +25,7 @@ func (t *tracer) add(who, dir, what string) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.lines = append(t.lines, fmt.Sprintf("%9.3fms %-8s %s %s", float64(time.Since(t.start).Microseconds())/1000, who, dir, shorten(what, 2000)))
+	t.lines = append(t.lines, fmt.Sprintf("%9.3fms %-8s %s %s", float64(time.Since(t.start).Microseconds())/1000, who, dir, shorten(what, 500)))
 }
 
 func (t *tracer) snapshot() []string {
