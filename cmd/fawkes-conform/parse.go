@@ -47,6 +47,7 @@ type Step struct {
 	Block []*Step  // repeat: the steps repeated
 }
 
+// String prints the step as written (before variables are expanded).
 func (s *Step) String() string {
 	var b strings.Builder
 	if s.Conn != "" {
@@ -114,6 +115,7 @@ type ParseError struct {
 	Msg  string
 }
 
+// Error returns "file:line: message".
 func (e *ParseError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
 
 // parseCases reads one case file. area is the file's name without its
