@@ -9,21 +9,23 @@ import (
 	"github.com/fawkes-rt/fawkes/protocol/jsontext"
 )
 
-// channel is one join of an events topic. The Mux calls Join, HandleIn and
-// Terminate one at a time; FilterBroadcast runs concurrently with them and
-// reads only set.
+// channel is one join of an events topic. The Mux calls Join, HandleIn,
+// AfterJoin and Terminate one at a time; FilterBroadcast runs concurrently
+// with them and reads only set and handoff.
 type channel struct {
 	svc   *Service
 	topic string
 
 	joinedAt     time.Time
-	lastActivity time.Time // of the last inbound message
-	errors       int       // rejected inbound messages
-	patterns     []string  // the subscriptions; empty means every event
-	presenceKey  string    // with Config.Presence: the key tracked (see presence.go)
-	presenceMeta []byte    // the meta to track in AfterJoin
+	lastActivity time.Time      // of the last inbound message
+	errors       int            // rejected inbound messages
+	patterns     []string       // the subscriptions; empty means every event
+	presenceKey  string         // with Config.Presence: the key tracked (see presence.go)
+	presenceMeta []byte         // the meta to track in AfterJoin
+	mark         *subscribeMark // with a History: the Mux's subscription of the socket, until AfterJoin
 
-	set atomic.Pointer[patternSet] // the interned patterns, nil when none
+	set     atomic.Pointer[patternSet] // the interned patterns, nil when none
+	handoff atomic.Pointer[handoff]    // a resume under way, or its dedup window (resume.go)
 }
 
 // Join implements channels.Channel.
@@ -54,6 +56,10 @@ func (c *channel) Join(s *channels.Socket, payload []byte) channels.Reply {
 	if msg != "" {
 		return channels.Error(reasonPayload(ReasonInvalidSubscription, msg))
 	}
+	after, resuming, msg := lastEventID(payload, cfg.MaxLastEventIDBytes)
+	if msg != "" {
+		return channels.Error(reasonPayload(ReasonInvalidLastEventID, msg))
+	}
 	now := cfg.Now()
 	if cfg.Presence != nil {
 		if c.presenceMeta, msg = presenceMeta(payload, now, cfg.MaxMetaBytes); msg != "" {
@@ -65,11 +71,14 @@ func (c *channel) Join(s *channels.Socket, payload []byte) channels.Reply {
 	c.joinedAt = now
 	c.lastActivity = c.joinedAt
 	c.setPatterns(list)
-	c.svc.joined(c.topic)
-	if subscribed {
-		return channels.OK(eventTypesPayload(c.patterns))
+	var recovered bool
+	var replayed int
+	if resuming {
+		recovered, replayed = c.resume(s, room, after)
 	}
-	return channels.OK(nil)
+	c.mark = c.svc.subscribing(c.topic) // the Mux subscribes the socket next
+	c.svc.joined(c.topic)
+	return channels.OK(joinReply(c.patterns, subscribed, resuming, recovered, replayed))
 }
 
 // isObject reports whether a valid JSON text is an object.
@@ -104,7 +113,7 @@ func (c *channel) cloudEvent(s *channels.Socket, payload []byte) channels.Result
 	if errors.As(err, &invalid) {
 		return c.reject(s, ReasonInvalidCloudEvent, invalidEventPayload(invalid))
 	}
-	if err := s.PubSub().Publish(newEventBroadcast(c.topic, ev, s)); err != nil {
+	if err := c.svc.publish(s.PubSub(), c.topic, ev, s); err != nil {
 		c.svc.cfg.Logger.Warn().Err(err).Str("topic", c.topic).Msg("cloudevent not published")
 	}
 	return channels.Replied(channels.OK(idPayload(ev.idToken)))
@@ -152,6 +161,7 @@ func (c *channel) reject(s *channels.Socket, reason string, payload []byte) chan
 // Terminate implements channels.Channel: it releases what the channel held
 // and logs one line.
 func (c *channel) Terminate(s *channels.Socket, reason channels.Reason) {
+	c.endResume()
 	if p := c.svc.cfg.Presence; p != nil {
 		if err := p.UntrackAll(s); err != nil {
 			c.svc.cfg.Logger.Warn().Err(err).Str("topic", c.topic).Msg("presence leave not broadcast")

@@ -11,8 +11,10 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultHeartbeatInterval = 30 * time.Second
-	DefaultMaxPatterns       = 64
+	DefaultHeartbeatInterval   = 30 * time.Second
+	DefaultMaxPatterns         = 64
+	DefaultMaxLastEventIDBytes = 256
+	DefaultMaxReplayBytes      = 512 << 10
 )
 
 // HeartbeatOff, as Config.HeartbeatInterval, turns the heartbeat off. A
@@ -49,6 +51,23 @@ type Config struct {
 	// It must be the PubSub every Mux uses. Zero means a new pubsub.Local,
 	// which the Muxes then get from Service.PubSub.
 	PubSub pubsub.PubSub
+	// History, when set, keeps each room's recent events, and a join whose
+	// payload carries "last_event_id" gets those broadcast after it before
+	// the live ones (docs/events-channel.md, "Resume after reconnect"): use
+	// NewMemoryHistory on one node, package eventsredis in a cluster. Its
+	// Publish must publish on PubSub. Zero means no history: such a join
+	// is answered {"recovered":false}.
+	History History
+	// MaxLastEventIDBytes limits the "last_event_id" of a join payload;
+	// a longer one refuses the join (invalid_last_event_id). Zero means
+	// DefaultMaxLastEventIDBytes (256).
+	MaxLastEventIDBytes int
+	// MaxReplayBytes limits the events one join replays, all together: a
+	// member that missed more is answered {"recovered":false} and reloads
+	// its state, rather than getting a burst its connection's outbox may
+	// not hold (the binary's --outbox-bytes is 1 MiB by default). Zero
+	// means DefaultMaxReplayBytes (512 KiB).
+	MaxReplayBytes int
 	// Logger receives the channel logs (terminate lines at info, refused
 	// joins at debug). Zero means no logging.
 	Logger *zerolog.Logger
@@ -73,6 +92,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxPatterns <= 0 {
 		c.MaxPatterns = DefaultMaxPatterns
+	}
+	if c.MaxLastEventIDBytes <= 0 {
+		c.MaxLastEventIDBytes = DefaultMaxLastEventIDBytes
+	}
+	if c.MaxReplayBytes <= 0 {
+		c.MaxReplayBytes = DefaultMaxReplayBytes
 	}
 	if c.MaxMetaBytes <= 0 {
 		c.MaxMetaBytes = DefaultMaxMetaBytes

@@ -38,4 +38,31 @@
 // join reply is out and the socket subscribed; it is untracked when the
 // channel ends (leave, close, crash), and every change reaches the topic
 // as a presence_diff. Without Config.Presence, "meta" is ignored.
+//
+// # Resume after reconnect
+//
+// With Config.History set, each room keeps its recent events (bounded by
+// count and age: HistoryConfig), and a join whose payload carries
+// "last_event_id" gets, after its ok reply, every event of the room
+// broadcast after that one, as ordinary "cloudevent" pushes with the bytes
+// first broadcast and filtered by the join's event_types, then the live
+// events, with no gap and no duplicate while events keep coming (resume.go
+// says how). The reply says what happened:
+//
+//	{"recovered":true,"replayed":3}
+//	{"recovered":false}      (the id is not, or no longer, in the history: reload)
+//
+// A join without "last_event_id" replies as above. One that is not a
+// string, is empty or is longer than Config.MaxLastEventIDBytes refuses
+// the join (invalid_last_event_id). When a room saw an id twice, a resume
+// continues after the newer one. phoenix.js evaluates channel params again
+// at every rejoin, so an unmodified client resumes with
+//
+//	let last = null
+//	const room = socket.channel("events:orders", () => (last ? { last_event_id: last } : {}))
+//	room.on("cloudevent", (ev) => { last = ev.id })
+//
+// NewMemoryHistory keeps the history in the process; package eventsredis
+// keeps it in Redis, so that a member resumes on any node of a cluster.
+// Service.ReadHistory reads it (the binary's GET /events/{room}).
 package events

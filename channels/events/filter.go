@@ -6,13 +6,23 @@ import (
 )
 
 // FilterBroadcast implements channels.Filter: a cloudevent goes to this
-// channel when it has no patterns or one of them matches the event's type.
-// Heartbeats and other broadcasts always pass. It runs on the publisher's
-// goroutine and reads only the atomic set; the match is computed once per
-// distinct pattern set per broadcast (see patternSet.matches).
+// channel when it has no patterns or one of them matches the event's type,
+// and, for a member resuming, when the replay is out and did not have it
+// (resume.go). Heartbeats and other broadcasts always pass. It runs on the
+// publisher's goroutine and reads only the atomic set and handoff; the
+// match is computed once per distinct pattern set per broadcast (see
+// patternSet.matches).
 func (c *channel) FilterBroadcast(_ *channels.Socket, b *pubsub.Broadcast) bool {
 	if b.Event != EventCloudEvent {
 		return true
+	}
+	if h := c.handoff.Load(); h != nil {
+		if !h.admit(b) {
+			return false
+		}
+		if h.expired(c.svc.cfg.Now()) {
+			c.handoff.CompareAndSwap(h, nil)
+		}
 	}
 	set := c.set.Load()
 	if set == nil {

@@ -80,9 +80,9 @@ func presenceMeta(payload []byte, now time.Time, maxBytes int) (json.RawMessage,
 	return append(out, '}'), ""
 }
 
-// AfterJoin implements channels.AfterJoiner: with presence on, it tracks
-// the member and pushes the topic's presence_state.
-func (c *channel) AfterJoin(s *channels.Socket) {
+// trackPresence runs in AfterJoin: with presence on, it tracks the member
+// and pushes the topic's presence_state.
+func (c *channel) trackPresence(s *channels.Socket) {
 	p := c.svc.cfg.Presence
 	if p == nil {
 		return

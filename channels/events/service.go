@@ -3,7 +3,9 @@ package events
 import (
 	"bytes"
 	"fmt"
+	"hash/maphash"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fawkes-rt/fawkes/channels"
@@ -15,17 +17,25 @@ import (
 // sets. One Service serves any number of connections; it is safe for
 // concurrent use.
 type Service struct {
-	cfg  Config
-	sets patternSets
+	cfg      Config
+	sets     patternSets
+	rooms    *roomLocks // with a History: the publish lock of each room
+	lastHash atomic.Pointer[hashMemo]
 
-	mu      sync.Mutex
-	members map[string]int // topic -> joined channels
+	mu          sync.Mutex
+	members     map[string]int              // topic -> joined channels
+	pendingSubs map[string][]*subscribeMark // with a History: topic -> subscriptions under way (resume.go)
 }
 
 // New returns a Service configured by cfg (zero fields take their
 // defaults).
 func New(cfg Config) *Service {
-	return &Service{cfg: cfg.withDefaults(), members: make(map[string]int)}
+	svc := &Service{cfg: cfg.withDefaults(), members: make(map[string]int)}
+	if svc.cfg.History != nil {
+		svc.rooms = &roomLocks{seed: maphash.MakeSeed()}
+		svc.pendingSubs = make(map[string][]*subscribeMark)
+	}
+	return svc
 }
 
 // Factory returns the channel factory to mount on "events:*":
@@ -60,14 +70,16 @@ func (svc *Service) Validate(event []byte) (Event, error) {
 func (svc *Service) Broadcast(room string, event []byte) error {
 	topic := TopicPrefix + room
 	if _, ok := roomOf(topic); !ok {
-		return fmt.Errorf("events: invalid room %q", room)
+		return errInvalidRoom(room)
 	}
 	ev, err := svc.Validate(event)
 	if err != nil {
 		return err
 	}
-	return svc.cfg.PubSub.Publish(newEventBroadcast(topic, ev, nil))
+	return svc.publish(svc.cfg.PubSub, topic, ev, nil)
 }
+
+func errInvalidRoom(room string) error { return fmt.Errorf("events: invalid room %q", room) }
 
 // BroadcastFrom validates event and sends it as "cloudevent" to every
 // member of s's topic but s whose patterns match its type.
@@ -76,7 +88,7 @@ func (svc *Service) BroadcastFrom(s *channels.Socket, event []byte) error {
 	if err != nil {
 		return err
 	}
-	return s.PubSub().Publish(newEventBroadcast(s.Topic(), ev, s))
+	return svc.publish(s.PubSub(), s.Topic(), ev, s)
 }
 
 // SendHeartbeat broadcasts a heartbeat {"timestamp":T} to room now.
@@ -89,20 +101,25 @@ func (svc *Service) sendHeartbeat(topic string, now time.Time) error {
 }
 
 // eventMeta is the Meta of the service's cloudevent broadcasts: the type
-// the filters match, parsed once per broadcast.
-type eventMeta struct{ typ string }
+// the filters match, parsed once per broadcast, and with a History the
+// event's Record.Seq.
+type eventMeta struct {
+	typ string
+	seq uint64
+}
 
-// newEventBroadcast returns the cloudevent broadcast of ev on topic. The
-// bytes are copied: the payload of an inbound message aliases the
-// transport's read buffer, and a cluster adapter may hold a broadcast
-// longer than Publish.
-func newEventBroadcast(topic string, ev Event, except pubsub.Subscriber) *pubsub.Broadcast {
+// newEventBroadcast returns the cloudevent broadcast of ev on topic, and its
+// Meta. The bytes are copied: the payload of an inbound message aliases the
+// transport's read buffer, and a cluster adapter (or a history) may hold a
+// broadcast longer than Publish.
+func newEventBroadcast(topic string, ev Event, except pubsub.Subscriber) (*pubsub.Broadcast, *eventMeta) {
 	b := pubsub.NewBroadcast(topic, EventCloudEvent, bytes.Clone(ev.Raw))
-	b.Meta = &eventMeta{typ: ev.Type}
+	meta := &eventMeta{typ: ev.Type}
+	b.Meta = meta
 	if except != nil {
 		b.Except = except
 	}
-	return b
+	return b, meta
 }
 
 // joined and left count the members of topic.
