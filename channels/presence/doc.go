@@ -34,10 +34,12 @@
 //
 // # Cluster
 //
-// The state is local to the node: List and PushState show the presences
-// tracked through this Presence. Diffs go through the PubSub, so a
-// cluster-wide PubSub carries every node's diffs to every node's clients,
-// but a client joining on one node does not see, in its presence_state,
-// the members tracked on other nodes. Replicating the state (Phoenix's
-// CRDT tracker) is not implemented.
+// Alone, a Presence knows the presences tracked through it: List and
+// PushState show this node's. With a Cluster (SetCluster; the Redis one is
+// package presenceredis), they show every node's, as Phoenix.Presence does:
+// a topic with members on this node keeps the other nodes' presences next
+// to its own, loaded once and then kept up to date by their presence_diff
+// broadcasts, and each node stores its own presences where the others can
+// read them. The diffs themselves go through the PubSub as on one node,
+// once to every subscriber of every node.
 package presence

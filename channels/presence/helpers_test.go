@@ -105,8 +105,16 @@ type world struct {
 }
 
 func newWorld(t testing.TB) *world {
+	return newWorldWith(t, nil)
+}
+
+// newWorldWith is newWorld, with setup run on the Presence before use.
+func newWorldWith(t testing.TB, setup func(*world)) *world {
 	w := &world{t: t, ps: pubsub.NewLocal()}
 	w.p = presence.New(w.ps)
+	if setup != nil {
+		setup(w)
+	}
 	w.router = channels.NewRouter()
 	w.router.Handle("room:*", w.p.Wrap(func(string) channels.Channel { return &room{p: w.p, w: w} }))
 	w.router.Handle("manual:*", func(string) channels.Channel { return &room{p: w.p, w: w, manual: true} })

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/fawkes-rt/fawkes/channels"
 	"github.com/fawkes-rt/fawkes/channels/pubsub"
@@ -35,9 +36,14 @@ var emptyState = []byte("{}")
 // Changes to one topic are serialized, and their diffs are published in
 // that order while the topic is locked: Publish must not block, as the
 // PubSub contract already requires of Deliver.
+//
+// With a Cluster (SetCluster), the state spans every node of the cluster.
 type Presence struct {
 	ps   pubsub.PubSub
 	refs *refSource
+
+	cluster Cluster       // nil on one node
+	loads   chan struct{} // with a Cluster: bounds the loads in flight
 
 	mu     sync.RWMutex
 	topics map[string]*topic
@@ -64,9 +70,9 @@ func (p *Presence) Track(s *channels.Socket, key string, meta json.RawMessage) e
 		return err
 	}
 	t := p.acquire(s.Topic(), true)
-	defer p.release(t)
 	mine := t.sockets[s]
 	if mine[key] != nil {
+		p.release(t)
 		return ErrAlreadyTracked
 	}
 	if mine == nil {
@@ -76,7 +82,19 @@ func (p *Presence) Track(s *channels.Socket, key string, meta json.RawMessage) e
 	m := &tracked{raw: raw, ref: r}
 	t.add(key, m)
 	mine[key] = m
-	return t.publish(p.ps, diff([]*tracked{m}, nil))
+	var c Change
+	if p.cluster != nil {
+		c.Joins = []Member{member(key, m)}
+	}
+	err = t.publish(p, diff([]*tracked{m}, nil), &c)
+	repl := t.repl
+	p.release(t)
+	if repl != nil {
+		// Outside the lock: the replica of a new topic subscribes and
+		// loads; PushState waits for it.
+		repl.start()
+	}
+	return err
 }
 
 // Untrack removes s's presence under key and broadcasts the leave. A key
@@ -97,7 +115,11 @@ func (p *Presence) Untrack(s *channels.Socket, key string) error {
 	if len(mine) == 0 {
 		delete(t.sockets, s)
 	}
-	return t.publish(p.ps, diff(nil, []*tracked{m}))
+	var c Change
+	if p.cluster != nil {
+		c.Leaves = []Member{member(key, m)}
+	}
+	return t.publish(p, diff(nil, []*tracked{m}), &c)
 }
 
 // Update replaces the meta of s's presence under key and broadcasts one
@@ -124,7 +146,11 @@ func (p *Presence) Update(s *channels.Socket, key string, meta json.RawMessage) 
 	m := &tracked{raw: raw, ref: r}
 	t.replace(old, m)
 	mine[key] = m
-	return t.publish(p.ps, diff([]*tracked{m}, []*tracked{old}))
+	var c Change
+	if p.cluster != nil {
+		c.Joins, c.Leaves = []Member{member(key, m)}, []Member{member(key, old)}
+	}
+	return t.publish(p, diff([]*tracked{m}, []*tracked{old}), &c)
 }
 
 // UntrackAll removes every presence of s and broadcasts them as leaves, in
@@ -142,20 +168,34 @@ func (p *Presence) UntrackAll(s *channels.Socket) error {
 	}
 	delete(t.sockets, s)
 	leaves := make([]*tracked, 0, len(mine))
+	var c Change
 	for key, m := range mine {
 		t.remove(key, m)
 		leaves = append(leaves, m)
+		if p.cluster != nil {
+			c.Leaves = append(c.Leaves, member(key, m))
+		}
 	}
-	return t.publish(p.ps, diff(nil, leaves))
+	return t.publish(p, diff(nil, leaves), &c)
 }
 
 // List returns the state of topic as phoenix.js reads it:
 // {"<key>":{"metas":[{...,"phx_ref":"..."},...]},...}, each key's metas in
 // track order. The state is encoded once per change and shared with every
 // caller until the next change: the bytes must not be modified.
+//
+// With a Cluster, it lists every node's presences: it may wait up to
+// LoadWait for a topic's first load, and reads a topic with no member on
+// this node from the Cluster.
 func (p *Presence) List(topic string) json.RawMessage {
 	t := p.acquire(topic, false)
+	if t != nil {
+		t = p.waitLoaded(t)
+	}
 	if t == nil {
+		if p.cluster != nil {
+			return p.loadState(topic)
+		}
 		return json.RawMessage(`{}`)
 	}
 	defer p.release(t)
@@ -174,12 +214,26 @@ func (p *Presence) List(topic string) json.RawMessage {
 // state or in a diff the socket receives. From Join, a change made by
 // another connection before the Mux subscribes the socket would reach the
 // client in neither.
+//
+// With a Cluster, the state holds every node's presences. PushState may
+// wait up to LoadWait for a topic's first load (then pushes what this node
+// has, and the rest follows as a presence_diff), and reads a topic with no
+// member on this node from the Cluster.
 func (p *Presence) PushState(s *channels.Socket) error {
 	t := p.acquire(s.Topic(), false)
+	if t != nil {
+		t = p.waitLoaded(t)
+	}
 	if t == nil {
+		if p.cluster != nil {
+			return s.Push(EventState, p.loadState(s.Topic()))
+		}
 		return s.Push(EventState, emptyState)
 	}
 	defer p.release(t)
+	if t.repl != nil && !t.repl.loaded {
+		t.repl.exposed = true // the load's presences follow as a diff
+	}
 	// Pushed with the topic locked, so that no diff of a later change can
 	// overtake it; Push copies the state into the frame.
 	return s.Push(EventState, t.encoded())
@@ -199,22 +253,29 @@ func (p *Presence) acquire(name string, create bool) *topic {
 			p.mu.Lock()
 			if t = p.topics[name]; t == nil || t.dead.Load() {
 				t = newTopic(name)
+				if p.cluster != nil {
+					t.repl = newReplica(p, t)
+				}
 				p.topics[name] = t
 			}
 			p.mu.Unlock()
 		}
 		t.mu.Lock()
 		if !t.dead.Load() {
+			if t.repl != nil {
+				t.repl.applyInbox()
+			}
 			return t
 		}
 		t.mu.Unlock()
 	}
 }
 
-// release unlocks t, forgetting it when it became empty.
+// release unlocks t, forgetting it when no presence is tracked on this
+// node any more.
 func (p *Presence) release(t *topic) {
 	if !t.empty() {
-		t.mu.Unlock()
+		t.unlock()
 		return
 	}
 	t.dead.Store(true)
@@ -224,4 +285,27 @@ func (p *Presence) release(t *topic) {
 		delete(p.topics, t.name)
 	}
 	p.mu.Unlock()
+	if t.repl != nil {
+		t.repl.stop()
+	}
+}
+
+// waitLoaded waits, with t released, until t's replica has been loaded
+// once (up to LoadWait), and returns the topic acquired again: nil if it
+// has no member on this node any more.
+func (p *Presence) waitLoaded(t *topic) *topic {
+	r := t.repl
+	if r == nil || r.isReady {
+		return t
+	}
+	ready, done, name := r.ready, r.done, t.name
+	p.release(t)
+	timer := time.NewTimer(LoadWait)
+	defer timer.Stop()
+	select {
+	case <-ready:
+	case <-done:
+	case <-timer.C:
+	}
+	return p.acquire(name, false)
 }

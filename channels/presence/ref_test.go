@@ -65,3 +65,24 @@ func TestRefsIncreaseWhenTheClockStepsBack(t *testing.T) {
 		t.Fatalf("timestamps %d, %d after %d; want strictly increasing from it", a, b, ahead)
 	}
 }
+
+// Refs made on two nodes in the same nanosecond still differ: each node
+// has its own 16-bit hash (host, pid, random seed) and its counter starts
+// at a random value, so two refs collide only if both 16-bit parts do too
+// (about 1 in 2^32 for two refs made in the same nanosecond), as with
+// Phoenix.Tracker's refs.
+func TestRefsOfTwoNodesDiffer(t *testing.T) {
+	a, b := newRefSource(), newRefSource()
+	start := time.Now().Add(time.Minute).UnixNano() // both clocks read the same
+	a.last.Store(start)
+	b.last.Store(start)
+	seen := make(map[ref]bool)
+	for range 1000 {
+		for _, r := range []ref{a.next(), b.next()} {
+			if seen[r] {
+				t.Fatalf("ref %q made twice (node hashes %d and %d)", r[:], a.node, b.node)
+			}
+			seen[r] = true
+		}
+	}
+}

@@ -27,9 +27,10 @@ type topic struct {
 	sockets     map[*channels.Socket]map[string]*tracked // what each socket tracks, by key
 	nkeys       int
 	nmetas      int
-	nbytes      int    // encoded keys and metas
-	state       []byte // encoded state, nil when stale; see encoded
-	shared      bool   // state was returned by List: copy before appending
+	nbytes      int      // encoded keys and metas
+	state       []byte   // encoded state, nil when stale; see encoded
+	shared      bool     // state was returned by List: copy before appending
+	repl        *replica // the other nodes' presences, with a Cluster; set at creation
 }
 
 // entry is one key and its metas.
@@ -51,7 +52,18 @@ func newTopic(name string) *topic {
 	return &topic{name: name, keys: make(map[string]*entry), sockets: make(map[*channels.Socket]map[string]*tracked)}
 }
 
-func (t *topic) empty() bool { return t.first == nil }
+// empty reports whether no presence is tracked on this node any more: the
+// topic is then forgotten, with the other nodes' presences it replicated.
+func (t *topic) empty() bool { return len(t.sockets) == 0 }
+
+// unlock releases t.mu, then applies the diffs other nodes sent meanwhile
+// if the lock is still free (see replica).
+func (t *topic) unlock() {
+	t.mu.Unlock()
+	if t.repl != nil {
+		t.repl.drain()
+	}
+}
 
 // add appends m to key's metas.
 func (t *topic) add(key string, m *tracked) {
@@ -225,7 +237,14 @@ func diff(joins, leaves []*tracked) []byte {
 }
 
 // publish broadcasts a presence_diff on the topic; t.mu is held, so diffs
-// go out in the order the state changed.
-func (t *topic) publish(ps pubsub.PubSub, payload []byte) error {
-	return ps.Publish(pubsub.NewBroadcast(t.name, EventDiff, payload))
+// go out in the order the state changed. With a Cluster, c (Joins and
+// Leaves of this node) goes to its store with it.
+func (t *topic) publish(p *Presence, payload []byte, c *Change) error {
+	b := pubsub.NewBroadcast(t.name, EventDiff, payload)
+	if p.cluster == nil {
+		return p.ps.Publish(b)
+	}
+	b.Meta = sentHere{}
+	c.Topic, c.Empty = t.name, t.empty()
+	return p.cluster.Publish(b, *c)
 }
