@@ -6,7 +6,7 @@ FUZZTIME    ?= 30s
 FUZZEXECS   ?= 10000000
 ARGS        ?=
 
-.PHONY: help run test test-go test-js bench bench-go bench-load lint fuzz fuzz-long npm console-assets conform
+.PHONY: help run test test-go test-js bench bench-go bench-load lint cross fuzz fuzz-long npm console-assets conform
 
 help:
 	@echo "make run [ARGS=...]     start the server on 127.0.0.1:4000 (in-memory pub/sub)"
@@ -17,6 +17,7 @@ help:
 	@echo "                        else against the fawkes binary, every group (as make test does)"
 	@echo "make bench [COUNT=5]    go benchmarks, then a short run of each load scenario"
 	@echo "make lint               gofmt, go vet, staticcheck"
+	@echo "make cross              go build and go vet (tests too) for every GOOS/GOARCH we ship"
 	@echo "make fuzz [FUZZTIME=30s] every fuzz target, FUZZTIME each"
 	@echo "make fuzz-long [FUZZEXECS=10000000] every fuzz target, FUZZEXECS executions each (hours)"
 
@@ -68,6 +69,18 @@ lint:
 	if [ -n "$$files" ]; then echo "gofmt -l reports unformatted files:"; echo "$$files"; exit 1; fi
 	go vet ./...
 	go run $(STATICCHECK) ./...
+
+# cross builds and vets (which compiles the tests) for each system we
+# support, on amd64 and arm64: build tags keep the Linux-only code apart.
+CROSS_OS   ?= linux darwin freebsd windows
+CROSS_ARCH ?= amd64 arm64
+
+cross:
+	@set -e; for os in $(CROSS_OS); do for arch in $(CROSS_ARCH); do \
+		echo "GOOS=$$os GOARCH=$$arch"; \
+		GOOS=$$os GOARCH=$$arch go build ./...; \
+		GOOS=$$os GOARCH=$$arch go vet ./...; \
+	done; done
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) bash .ci/fuzz.sh

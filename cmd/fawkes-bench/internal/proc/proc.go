@@ -73,7 +73,7 @@ func OpenFiles() uint64 {
 	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r) != nil {
 		return 0
 	}
-	return r.Cur
+	return uint64(r.Cur) // int64 on FreeBSD, where RLIM_INFINITY is the int64 maximum
 }
 
 func path(pid int, file string) string {
