@@ -48,14 +48,18 @@ func AppendFromJSON(dst, data []byte) ([]byte, error) {
 // fromJSON walks JSON that jsonScanner accepted. It still checks every
 // index, so that it cannot panic whatever the input.
 type fromJSON struct {
-	data []byte
-	keys []member // reused stack of object members
+	data    []byte
+	keys    []member // stack of the members of the objects being written
+	keyText []byte   // unquoted keys, which members point into
+	tmp     []byte   // an object's encoded values while it is sorted
 }
 
 type member struct {
-	key      []byte // unquoted
-	from, to int    // the value's encoding, as offsets into dst
+	kFrom, kTo int // the unquoted key, as offsets into keyText
+	from, to   int // the value's encoding, as offsets into dst
 }
+
+func (c *fromJSON) key(m member) []byte { return c.keyText[m.kFrom:m.kTo] }
 
 var errJSONStructure = &Error{Offset: -1, Reason: "unexpected JSON structure"}
 
@@ -166,13 +170,16 @@ func (c *fromJSON) object(dst []byte, i int) ([]byte, int, error) {
 		if kerr != nil || c.at(i) != '"' {
 			return dst, i, errJSONStructure
 		}
-		key, ok := jsontext.AppendUnquote(nil, c.data[i:end])
-		if !ok {
+		kFrom := len(c.keyText)
+		var ok bool
+		if c.keyText, ok = jsontext.AppendUnquote(c.keyText, c.data[i:end]); !ok {
 			return dst, i, errJSONStructure
 		}
-		if !utf8.Valid(key) {
-			key = appendValidUTF8(nil, key)
+		if !utf8.Valid(c.keyText[kFrom:]) {
+			fixed := appendValidUTF8(nil, c.keyText[kFrom:])
+			c.keyText = append(c.keyText[:kFrom], fixed...)
 		}
+		kTo := len(c.keyText) // before the value's own keys
 		i = jsontext.SkipSpace(c.data, end)
 		if c.at(i) != ':' {
 			return dst, i, errJSONStructure
@@ -181,7 +188,7 @@ func (c *fromJSON) object(dst []byte, i int) ([]byte, int, error) {
 		if dst, i, err = c.value(dst, jsontext.SkipSpace(c.data, i+1)); err != nil {
 			return dst, i, err
 		}
-		c.keys = append(c.keys, member{key: key, from: from, to: len(dst)})
+		c.keys = append(c.keys, member{kFrom: kFrom, kTo: kTo, from: from, to: len(dst)})
 		if i = jsontext.SkipSpace(c.data, i); c.at(i) == ',' {
 			i = jsontext.SkipSpace(c.data, i+1)
 		} else if c.at(i) != '}' {
@@ -189,19 +196,22 @@ func (c *fromJSON) object(dst []byte, i int) ([]byte, int, error) {
 		}
 	}
 	members := c.keys[base:]
-	slices.SortStableFunc(members, func(a, b member) int { return bytes.Compare(a.key, b.key) })
+	slices.SortStableFunc(members, func(a, b member) int { return bytes.Compare(c.key(a), c.key(b)) })
 	kept := members[:0]
 	for j, m := range members {
-		if j+1 < len(members) && bytes.Equal(members[j+1].key, m.key) {
+		if j+1 < len(members) && bytes.Equal(c.key(members[j+1]), c.key(m)) {
 			continue // a later duplicate wins, as in Jason
 		}
 		kept = append(kept, m)
 	}
-	values := slices.Clone(dst[start:])
+	// Nested objects are done with tmp by now, so one buffer serves all.
+	c.tmp = append(c.tmp[:0], dst[start:]...)
 	dst = AppendMapHeader(dst[:start], len(kept))
 	for _, m := range kept {
-		dst = AppendBinary(dst, string(m.key))
-		dst = append(dst, values[m.from-start:m.to-start]...)
+		dst = append(dst, tagBinary)
+		dst = binary.BigEndian.AppendUint32(dst, uint32(m.kTo-m.kFrom))
+		dst = append(dst, c.key(m)...)
+		dst = append(dst, c.tmp[m.from-start:m.to-start]...)
 	}
 	return dst, i + 1, nil
 }
