@@ -21,16 +21,23 @@ import (
 	"github.com/fawkes-rt/fawkes/channels/conformance"
 	"github.com/fawkes-rt/fawkes/channels/events"
 	"github.com/fawkes-rt/fawkes/channels/presence"
+	"github.com/fawkes-rt/fawkes/channels/presence/presenceredis"
 	"github.com/fawkes-rt/fawkes/server"
 )
 
 func main() {
-	cfg, err := parseConfig(os.Args[1:], os.Getenv, os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
+	cfg, err := parseConfig(os.Args[1:], os.Getenv, os.Stdout)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
 		return
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "fawkes: invalid configuration:", err)
+	case errors.Is(err, errVersion):
+		fmt.Println(versionLine()) // version.go
+		return
+	case err != nil:
+		// One line per invalid setting (configerr.go).
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintln(os.Stderr, "fawkes:", line)
+		}
 		os.Exit(2)
 	}
 	log := newLogger(cfg)
@@ -76,6 +83,10 @@ func run(ctx context.Context, cfg *config, log zerolog.Logger) error {
 	var members *presence.Presence // --presence
 	if cfg.Presence {
 		members = presence.New(ps)
+		if cl.redis != nil { // every node's members in every list (channels/presence/presenceredis)
+			shared := presenceredis.Attach(members, cl.redis, presenceredis.Config{Logger: &log})
+			defer shared.Close() // before cl.release closes the PubSub: this node's members leave
+		}
 	}
 	eventsSvc := events.New(events.Config{
 		Authorize:         authorize,

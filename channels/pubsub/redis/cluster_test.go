@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/fawkes-rt/fawkes/channels/pubsub"
 	"github.com/fawkes-rt/fawkes/channels/pubsub/redis"
 	"github.com/fawkes-rt/fawkes/channels/pubsub/redis/redistest"
@@ -146,14 +148,15 @@ func TestFrozenRedisNeitherDuplicatesNorReorders(t *testing.T) {
 	})
 	close(stop)
 	<-done
+	// The receiving node kept its subscription through the freeze, so
+	// what Redis executed after it reached it: nothing is missing either.
+	waitFor(t, "every broadcast", func() bool { return int64(len(r.got())) >= n.Load() })
 	got := r.got()
 	for i := 1; i < len(got); i++ {
 		if got[i] <= got[i-1] {
 			t.Fatalf("broadcast %d arrived after %d: duplicate or reordered (at index %d of %d)", got[i], got[i-1], i, len(got))
 		}
 	}
-	// The receiving node kept its subscription through the freeze, so
-	// what Redis executed after it reached it: nothing is missing either.
 	if int64(len(got)) != n.Load() {
 		t.Errorf("published %d, received %d", n.Load(), len(got))
 	}
@@ -283,5 +286,41 @@ func TestNodeDownOnceForADeadNode(t *testing.T) {
 	}
 	if took > 3*time.Second {
 		t.Errorf("declared down after %v; bound is NodeDownAfter (0.9 s) + one look (0.3 s)", took)
+	}
+}
+
+// A node joins the cluster's members as soon as it connects, not a renewal
+// period later: one killed early is still declared down.
+func TestNodeJoinsMembersWhenItConnects(t *testing.T) {
+	srv := redistest.Start(t)
+	a := nodeWith(t, srv.Addr, redis.Config{NodeDownAfter: 9 * time.Second})
+	waitFor(t, "node A among the members", func() bool {
+		ok, _ := a.Client().SIsMember(context.Background(), a.Key("nodes"), a.NodeID()).Result()
+		return ok
+	})
+}
+
+// PublishWith with a nil broadcast queues its commands alone, in order with
+// the broadcasts around them.
+func TestPublishWithCommandsOnly(t *testing.T) {
+	addr := redistest.Start(t).Addr
+	a, b := node(t, addr), node(t, addr)
+	r := &recorder{}
+	b.Subscribe("t", r)
+	set := func(v string) func(context.Context, goredis.Pipeliner) {
+		return func(ctx context.Context, pipe goredis.Pipeliner) { pipe.Set(ctx, a.Key("probe"), v, 0) }
+	}
+	if err := a.PublishWith(nil, set("first")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.PublishWith(pubsub.NewBroadcast("t", "e", []byte(`{}`)), set("second")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the broadcast", func() bool { return len(r.got()) == 1 })
+	if v, _ := a.Client().Get(context.Background(), a.Key("probe")).Result(); v != "second" {
+		t.Fatalf("probe = %q, want the later command's value", v)
+	}
+	if st := a.Stats(); st.Published != 1 {
+		t.Errorf("published %d, want 1 (commands alone are not broadcasts)", st.Published)
 	}
 }

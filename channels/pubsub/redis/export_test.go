@@ -12,6 +12,7 @@ func fixedNow() time.Time { return time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC) 
 func (p *PubSub) Crash() {
 	p.queue.close()
 	p.cancel()
+	p.subs.closeConn()
 	p.wg.Wait()
 }
 

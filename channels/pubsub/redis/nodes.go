@@ -98,10 +98,18 @@ func (p *PubSub) keepAlive() {
 			p.reap(ctx)
 			cancel()
 		}
+		// Until the node is connected, it also wakes when it connects, so
+		// that it joins the cluster at once: a node killed before its first
+		// renewal would never be declared dead.
+		var connected <-chan struct{}
+		if !p.health.up.Load() {
+			connected = p.health.changed()
+		}
 		select {
 		case <-p.ctx.Done():
 			return
 		case <-t.C:
+		case <-connected:
 		}
 	}
 }

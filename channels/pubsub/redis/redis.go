@@ -244,9 +244,13 @@ func (p *PubSub) Publish(b *pubsub.Broadcast) error {
 // state kept in Redis and the broadcast announcing it thus reach Redis
 // together and in order. before runs on the sending goroutine, possibly
 // more than once (a failed pipeline is sent again): its commands must be
-// idempotent.
+// idempotent. A nil b queues before's commands alone, in order with the
+// broadcasts queued around them.
 func (p *PubSub) PublishWith(b *pubsub.Broadcast, before func(ctx context.Context, pipe goredis.Pipeliner)) error {
-	err := p.local.Publish(b)
+	var err error
+	if b != nil {
+		err = p.local.Publish(b)
+	}
 	if qerr := p.queue.push(outgoing{b: b, before: before}); qerr != nil {
 		p.stats.dropped.Add(1)
 		return qerr
@@ -319,6 +323,7 @@ func (p *PubSub) Close(ctx context.Context) error {
 	}
 	p.leave(ctx)
 	p.cancel()
+	p.subs.closeConn() // ends the receive loop's read at once
 	p.wg.Wait()
 	return err
 }

@@ -88,11 +88,15 @@ func (p *PubSub) send() {
 		}
 		envs = envs[:0]
 		for _, o := range batch {
+			if o.b == nil {
+				envs = append(envs, nil) // commands only
+				continue
+			}
 			seq++
 			envs = append(envs, encodeBroadcast(p.node, seq, o.b))
 		}
 		if !p.publishBatch(batch, envs) {
-			p.stats.dropped.Add(int64(len(batch)))
+			p.stats.dropped.Add(int64(published(batch)))
 		}
 		clear(batch)
 	}
@@ -110,12 +114,14 @@ func (p *PubSub) publishBatch(batch []outgoing, envs [][]byte) bool {
 			if o.before != nil {
 				o.before(ctx, pipe)
 			}
-			pipe.Publish(ctx, p.topicChannel(o.b.Topic), envs[i])
+			if o.b != nil {
+				pipe.Publish(ctx, p.topicChannel(o.b.Topic), envs[i])
+			}
 		}
 		_, err := pipe.Exec(ctx)
 		cancel()
 		if err == nil {
-			p.stats.published.Add(int64(len(batch)))
+			p.stats.published.Add(int64(published(batch)))
 			if !failingSince.IsZero() {
 				p.log.Info().Dur("failing_ms", time.Since(failingSince)).Int("queued", p.queue.len()).
 					Msg("redis publish recovered; queued broadcasts are on their way to the other nodes")
@@ -138,4 +144,16 @@ func (p *PubSub) publishBatch(batch []outgoing, envs [][]byte) bool {
 		}
 		backoff = min(2*backoff, time.Second)
 	}
+}
+
+// published counts the broadcasts in batch (entries with commands only are
+// not).
+func published(batch []outgoing) int {
+	n := 0
+	for _, o := range batch {
+		if o.b != nil {
+			n++
+		}
+	}
+	return n
 }

@@ -95,6 +95,17 @@ func (s *subscriptions) attach(conn *goredis.PubSub) []string {
 	return topics
 }
 
+// closeConn closes the live subscription, if any, to end a read in
+// progress.
+func (s *subscriptions) closeConn() {
+	s.mu.Lock()
+	conn := s.conn
+	s.mu.Unlock()
+	if conn != nil {
+		_ = conn.Close()
+	}
+}
+
 func (s *subscriptions) detach() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
