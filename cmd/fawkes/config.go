@@ -100,11 +100,11 @@ func newFlagSet(cfg *config, out io.Writer) *flag.FlagSet {
 func parseConfig(args []string, getenv func(string) string, out io.Writer) (*config, error) {
 	cfg := &config{}
 	fs := newFlagSet(cfg, out)
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args); err != nil { // configerr.go
+		if errors.Is(err, flag.ErrHelp) {
+			fs.Usage()
+		}
 		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
@@ -113,7 +113,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 		env := envName(f.Name)
 		if v := getenv(env); v != "" && !given[f.Name] {
 			if err := fs.Set(f.Name, v); err != nil {
-				errs = append(errs, fmt.Errorf("invalid %s=%q: %v", env, v, err))
+				errs = append(errs, invalidSetting(fs, f, fmt.Sprintf("%s=%q", env, v), err, false))
 			}
 			given[f.Name] = true
 		}
@@ -129,6 +129,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	if (cfg.PubSub == "redis" || cfg.PubSub == "phoenix-redis") && getenv(secretKeyBaseEnv) == "" {
 		errs = append(errs, fmt.Errorf("--pubsub %s needs %s: every node signs and verifies LongPoll session tokens with it (use the Phoenix app's secret_key_base, or any 64 random characters, the same on every node)", cfg.PubSub, secretKeyBaseEnv))
 	}
+	errs = append(errs, checkDependentSettings(cfg, getenv)) // configerr.go
 	return cfg, errors.Join(errs...)
 }
 

@@ -56,11 +56,19 @@ func applyConfigFile(fs *flag.FlagSet, path string, skip func(name string) bool)
 			continue
 		}
 		if err := fs.Set(name, text); err != nil {
-			errs = append(errs, fmt.Errorf("config file %s: invalid %s = %q: %v", path, name, text, err))
+			errs = append(errs, invalidSetting(fs, f, fmt.Sprintf("config file %s: %s = %s", path, name, tomlText(v)), err, true))
 		}
 	}
 	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
 	return errors.Join(errs...)
+}
+
+// tomlText spells a value as the file did, near enough for a message.
+func tomlText(v any) string {
+	if s, ok := v.(string); ok {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprint(v)
 }
 
 // settingText turns a TOML value into the text a flag parses.
@@ -93,6 +101,7 @@ func settingText(v any) (string, error) {
 // switches).
 func printUsage(fs *flag.FlagSet, out io.Writer) {
 	fmt.Fprintf(out, `Usage: fawkes [flags]
+       fawkes --version
 
 Settings come from, in this order of precedence: the command line, FAWKES_*
 environment variables (--idle-timeout is FAWKES_IDLE_TIMEOUT), a TOML file
