@@ -14,7 +14,8 @@
 // MyApp.Endpoint.broadcast/3 would publish it from an Elixir node named
 // Config.NodeName (AppendBroadcast), through a bounded queue of its own, in
 // publish order. The JSON payload becomes the terms Jason would have decoded
-// (etf.AppendFromJSON), and the only atoms written are the node name and the
+// (etf.AppendFromJSON; no payload, as Endpoint.Disconnect sends, is %{}),
+// and the only atoms written are the node name and the
 // fixed ones of the format: nothing a client sends becomes an atom on an
 // Elixir node, and every message is well-formed ETF an Elixir receiver
 // accepts. Not sent: what Config.Skip keeps on this side (presence diffs by
@@ -39,8 +40,9 @@
 // size bounded by Config.MaxInflated. Everything else is skipped cheaply,
 // before its message is decoded where possible, and counted by SkipReason:
 // Phoenix.Tracker traffic, topics without a subscriber here, plain PubSub
-// messages for Elixir processes, payloads JSON cannot carry (tuples, pids,
-// structs), malformed bytes. Nothing on the channel can crash the node.
+// messages for Elixir processes, payloads that are not maps or that JSON
+// cannot carry (tuples, pids, structs), malformed bytes. Nothing on the
+// channel can crash the node.
 //
 // # Telling Fawkes nodes apart
 //

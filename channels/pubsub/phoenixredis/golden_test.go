@@ -235,3 +235,28 @@ func containsString(list []string, s string) bool {
 	}
 	return false
 }
+
+// Endpoint.Disconnect publishes no payload: Elixir gets %{} (Phoenix's
+// disconnect broadcast), and a Fawkes node takes it back as {}. A
+// payload that is not a map has no channel frame.
+func TestEmptyAndNonMapPayloads(t *testing.T) {
+	msg, err := AppendBroadcast(nil, "fawkes-2", pubsub.NewBroadcast("users_socket:42", "disconnect", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	term, err := etf.Decode(msg, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := inspect(term); got != `{3, :except, :"fawkes-2", "users_socket:42", %{__struct__: Phoenix.Socket.Broadcast, event: "disconnect", payload: %{}, topic: "users_socket:42"}, Phoenix.Channel.Server}` {
+		t.Errorf("decoded %s", got)
+	}
+	c := testClassifier("fawkes-1", "users_socket:42")
+	if b, why, err := c.classify(msg); why != Delivered || string(b.Payload) != "{}" {
+		t.Errorf("%v %v %+v", why, err, b)
+	}
+	list, _ := AppendBroadcast(nil, "fawkes-2", pubsub.NewBroadcast("users_socket:42", "e", []byte(`[1]`)))
+	if _, why, _ := c.classify(list); why != SkipUnrepresentable {
+		t.Errorf("a list payload: %v, want unrepresentable", why)
+	}
+}

@@ -41,6 +41,8 @@ const trackerTopicPrefix = "phx_presence:"
 
 var errBinaryPayload = errors.New("phoenixredis: binary payloads are not sent to Elixir nodes (an Elixir node with a V1 client on the topic would crash encoding one)")
 
+var errPayloadNotMap = errors.New("phoenixredis: broadcast payload is not a map (a channel frame carries a JSON object)")
+
 var errNotUTF8 = errors.New("phoenixredis: topic or event is not UTF-8 (the Elixir node's JSON encoder would crash on it)")
 
 // AppendBroadcast appends to dst the message that
@@ -82,9 +84,13 @@ func appendBroadcast(dst, nodeAtom []byte, b *pubsub.Broadcast) ([]byte, error) 
 	dst = append(dst, encodedEvent...)
 	dst = etf.AppendBinary(dst, b.Event)
 	dst = append(dst, encodedPayload...)
-	var err error
-	if dst, err = etf.AppendFromJSON(dst, b.Payload); err != nil {
-		return dst[:start], err
+	if len(b.Payload) == 0 {
+		dst = etf.AppendMapHeader(dst, 0) // no payload is {} on the wire, as in Phoenix's frames
+	} else {
+		var err error
+		if dst, err = etf.AppendFromJSON(dst, b.Payload); err != nil {
+			return dst[:start], err
+		}
 	}
 	dst = append(dst, encodedTopic...)
 	dst = etf.AppendBinary(dst, b.Topic)
@@ -268,6 +274,9 @@ func readBroadcast(r *etf.Reader, topic []byte, skip func(topic, event string) b
 		return b, Delivered, nil
 	}
 	r.Rewind(payload)
+	if r.Peek() != etf.TagMap {
+		return nil, SkipUnrepresentable, errPayloadNotMap
+	}
 	json, err := r.AppendJSON(nil)
 	if err != nil {
 		var e *etf.Error
