@@ -43,7 +43,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/fawkes-rt/fawkes/channels/presence"
-	"github.com/fawkes-rt/fawkes/channels/pubsub"
 	"github.com/fawkes-rt/fawkes/channels/pubsub/redis"
 )
 
@@ -199,12 +198,8 @@ func (r *rateLimit) allow() bool {
 	return now-last >= int64(warnEvery) && r.last.CompareAndSwap(last, now)
 }
 
-// barrierTopic carries the broadcast that PublishWith needs to queue
-// writes that announce nothing; no node subscribes to it.
-const barrierTopic = "fawkes:presence-barrier"
-
 // barrier queues before in this node's publish pipeline, after everything
-// published so far, announcing nothing.
+// queued so far, with no broadcast of its own.
 func (c *Cluster) barrier(before func(ctx context.Context, pipe goredis.Pipeliner)) error {
-	return c.ps.PublishWith(pubsub.NewBroadcast(barrierTopic, "presence_barrier", []byte(`{}`)), before)
+	return c.ps.PublishWith(nil, before)
 }
