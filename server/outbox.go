@@ -16,7 +16,9 @@ import (
 //
 // A connection with something to write is handed to the endpoint's
 // writerPool, whose few goroutines write each ready connection's whole queue
-// with one non-blocking writev. Under load, frames pile up while a
+// with one non-blocking writev (Linux, FreeBSD, macOS; elsewhere, as for TLS,
+// each ready connection's queue goes to a blocking writer of its own, see
+// writerpool.go). Under load, frames pile up while a
 // connection waits its turn, so a broadcast storm costs far fewer syscalls
 // than frames. A connection whose socket buffer is full (the write would
 // block) leaves the pool for a goroutine of its own, which finishes the
