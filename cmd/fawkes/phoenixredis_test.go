@@ -23,6 +23,7 @@ import (
 	"github.com/fawkes-rt/fawkes/channels/pubsub/phoenixredis"
 	"github.com/fawkes-rt/fawkes/channels/pubsub/phoenixredis/etf"
 	"github.com/fawkes-rt/fawkes/channels/pubsub/redis/redistest"
+	"github.com/fawkes-rt/fawkes/server/phxtoken"
 )
 
 func TestPhoenixRedisSettings(t *testing.T) {
@@ -369,4 +370,36 @@ func percentiles(d []time.Duration) (p50, p99, worst time.Duration) {
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 	at := func(q float64) time.Duration { return s[min(len(s)-1, int(q*float64(len(s))))] }
 	return at(0.50).Round(time.Microsecond), at(0.99).Round(time.Microsecond), s[len(s)-1].Round(time.Microsecond)
+}
+
+// MyApp.Endpoint.broadcast(socket_id, "disconnect", %{}) on an Elixir node
+// closes that user's sockets on a Fawkes node too, as Phoenix's own.
+func TestPhoenixRedisElixirDisconnectClosesFawkesSockets(t *testing.T) {
+	srv := redistest.Start(t)
+	secret := strings.TrimPrefix(clusterEnv[0], secretKeyBaseEnv+"=")
+	n := startFawkes(t, clusterEnv, append(phoenixArgs(srv.URL(), "fawkes-a"), "--auth", "phoenix-token")...)
+	checkFor(t, 10*time.Second, "/readyz", func() bool { code, _ := get(t, n.url+"/readyz"); return code == 200 })
+	v, err := phxtoken.NewVerifier(secret, "user socket", phxtoken.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := v.Sign("users_socket:42", time.Now(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, _, _, err := ws.Dial(context.Background(), "ws"+strings.TrimPrefix(n.url, "http")+"/socket/websocket?vsn=2.0.0&token="+token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	c := &wsClient{t: t, conn: conn}
+	c.join("events:lobby", "{}") // the socket is up and subscribed to its id
+	msg, err := phoenixredis.AppendBroadcast(nil, "n1", pubsub.NewBroadcast("users_socket:42", "disconnect", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	newElixirNode(t, srv.Addr).publish(t, msg)
+	if code := c.closeCode(); code != 1001 {
+		t.Fatalf("closed with %d, want 1001 as for a local disconnect", code)
+	}
 }
