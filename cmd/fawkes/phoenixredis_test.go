@@ -363,6 +363,21 @@ func TestPhoenixRedisInteropLatency(t *testing.T) {
 	}
 	p50, p99, worst = percentiles(back)
 	t.Logf("fawkes -> elixir: %d client pushes on node A read on the phoenix channel: p50 %v, p99 %v, max %v", len(back), p50, p99, worst)
+
+	// For comparison, the Fawkes cluster's own route: a push on A to a
+	// client on B (which first drains what it was sent above).
+	reader := clients[clientsPerNode]
+	var own []time.Duration
+	for i := range min(messages, 200) {
+		id := `"p-` + strconv.Itoa(i) + `"`
+		t0 := time.Now()
+		pusher.send(`["1","` + strconv.Itoa(i+1000) + `","events:bench","cloudevent",{"specversion":"1.0","id":` + id + `,"source":"/fawkes","type":"com.example.bench"}]`)
+		for !strings.Contains(reader.mustRead(), id) {
+		}
+		own = append(own, time.Since(t0))
+	}
+	p50, p99, worst = percentiles(own)
+	t.Logf("fawkes -> fawkes (for comparison): %d client pushes on node A read by a client on node B: p50 %v, p99 %v, max %v", len(own), p50, p99, worst)
 }
 
 func percentiles(d []time.Duration) (p50, p99, worst time.Duration) {
