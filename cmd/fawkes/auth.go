@@ -1,24 +1,20 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"math/big"
-	"net/http"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/fawkes-rt/fawkes/channels/events"
 	"github.com/fawkes-rt/fawkes/server"
 	"github.com/fawkes-rt/fawkes/server/phxtoken"
+	"github.com/fawkes-rt/fawkes/server/tokenauth"
 )
 
 // Assign keys the connect policies set and the join policies read.
 const (
-	assignTokenData = "token_data" // the verified Phoenix.Token data
-	assignRooms     = "rooms"      // []string: rooms the token names
+	assignTokenData = tokenauth.AssignData // the verified Phoenix.Token data
+	assignRooms     = "rooms"              // []string: rooms the token names
 )
 
 // secretKeyBaseEnv holds the Phoenix secret_key_base. It is read from the
@@ -54,9 +50,9 @@ func (m *tokenMaxAge) Set(s string) error {
 }
 
 // connectPolicy returns the connect hook of --auth: nil for "none"; for
-// "phoenix-token", a hook that accepts a connection only with a valid
-// Phoenix.Token in the authToken or the "token" connect param, and makes the
-// token's data the socket id.
+// "phoenix-token", the library's tokenauth.ConnectHook (a valid
+// Phoenix.Token in the authToken or the "token" connect param; the token's
+// data is the socket id), whose assigns add the rooms the token names.
 func connectPolicy(cfg *config, getenv func(string) string) (server.ConnectFunc, error) {
 	switch cfg.Auth {
 	case "none":
@@ -73,69 +69,30 @@ func connectPolicy(cfg *config, getenv func(string) string) (server.ConnectFunc,
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", secretKeyBaseEnv, err)
 	}
-	var opts []phxtoken.VerifyOption
-	if cfg.TokenMaxAge != 0 {
-		opts = append(opts, phxtoken.WithMaxAge(time.Duration(cfg.TokenMaxAge)))
-	}
-	return func(_ context.Context, req *server.ConnectRequest) (server.ConnectResult, error) {
-		token := req.Params["token"]
-		if req.HasAuthToken {
-			token = req.AuthToken
-		}
-		data, err := verifier.Verify(token, opts...)
-		if err != nil {
-			// The reason only: tokens are credentials and never logged.
-			return server.ConnectResult{}, &server.Refusal{Status: http.StatusForbidden, Reason: tokenFailure(err)}
-		}
+	maxAge := time.Duration(cfg.TokenMaxAge)
+	return tokenauth.ConnectHook(tokenauth.Config{Verifier: verifier, MaxAge: maxAge, Identify: func(data any) (server.ConnectResult, error) {
 		id, rooms := tokenIdentity(data)
 		return server.ConnectResult{ID: id, Assigns: map[string]any{assignTokenData: data, assignRooms: rooms}}, nil
-	}, nil
+	}}), nil
 }
 
-func tokenFailure(err error) string {
-	switch {
-	case errors.Is(err, phxtoken.ErrMissing):
-		return "token missing"
-	case errors.Is(err, phxtoken.ErrExpired):
-		return "token expired"
-	}
-	return "token invalid"
-}
+// tokenFailure names why a token was refused, for logs (never the token).
+func tokenFailure(err error) string { return tokenauth.Failure(err) }
 
-// tokenIdentity reads the socket id and rooms from a token's data: a string
-// or an integer is the id; a map gives the id from "id" or "user_id" and
-// the rooms from "rooms" (a list of strings).
+// tokenIdentity reads the socket id and rooms from a token's data: the id
+// as tokenauth.ID reads it (a string or an integer, or a map's "id" or
+// "user_id"), and the rooms from a map's "rooms" (a list of strings).
 func tokenIdentity(data any) (id string, rooms []string) {
-	m, ok := data.(map[any]any)
-	if !ok {
-		return scalarString(data), nil
-	}
-	for _, k := range []string{"id", "user_id"} {
-		if v, ok := m[k]; ok {
-			id = scalarString(v)
-			break
-		}
-	}
-	if list, ok := m["rooms"].([]any); ok {
-		for _, r := range list {
-			if s, ok := r.(string); ok {
-				rooms = append(rooms, s)
+	if m, ok := data.(map[any]any); ok {
+		if list, ok := m["rooms"].([]any); ok {
+			for _, r := range list {
+				if s, ok := r.(string); ok {
+					rooms = append(rooms, s)
+				}
 			}
 		}
 	}
-	return id, rooms
-}
-
-func scalarString(v any) string {
-	switch v := v.(type) {
-	case string:
-		return v
-	case int64:
-		return strconv.FormatInt(v, 10)
-	case *big.Int:
-		return v.String()
-	}
-	return ""
+	return tokenauth.ID(data), rooms
 }
 
 // joinPolicy returns the events channel's join authorization of
