@@ -402,12 +402,7 @@ func TestPhoenixRedisElixirDisconnectClosesFawkesSockets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, _, _, err := ws.Dial(context.Background(), "ws"+strings.TrimPrefix(n.url, "http")+"/socket/websocket?vsn=2.0.0&token="+token)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	c := &wsClient{t: t, conn: conn}
+	c := dialWSQuery(t, n.url, "token="+token)
 	c.join("events:lobby", "{}") // the socket is up and subscribed to its id
 	msg, err := phoenixredis.AppendBroadcast(nil, "n1", pubsub.NewBroadcast("users_socket:42", "disconnect", nil))
 	if err != nil {
@@ -417,4 +412,49 @@ func TestPhoenixRedisElixirDisconnectClosesFawkesSockets(t *testing.T) {
 	if code := c.closeCode(); code != 1001 {
 		t.Fatalf("closed with %d, want 1001 as for a local disconnect", code)
 	}
+}
+
+// With --presence, the Fawkes nodes share presence among themselves as
+// with --pubsub redis, and no presence traffic goes out to the Elixir
+// nodes: presence lists do not cross.
+func TestPhoenixRedisPresenceStaysAmongFawkesNodes(t *testing.T) {
+	srv := redistest.Start(t)
+	a := startFawkes(t, clusterEnv, append(phoenixArgs(srv.URL(), "fawkes-a"), "--presence")...)
+	b := startFawkes(t, clusterEnv, append(phoenixArgs(srv.URL(), "fawkes-b"), "--presence")...)
+	for _, n := range []*proc{a, b} {
+		checkFor(t, 10*time.Second, "/readyz", func() bool { code, _ := get(t, n.url+"/readyz"); return code == 200 })
+	}
+	ex := newElixirNode(t, srv.Addr)
+	alice := dialWSQuery(t, a.url, "user_id=alice")
+	alice.join("events:room", "{}")
+	bob := dialWSQuery(t, b.url, "user_id=bob")
+	bob.join("events:room", "{}")
+	checkFor(t, 10*time.Second, "alice in bob's presence_state", func() bool {
+		frame := bob.mustRead()
+		return strings.Contains(frame, `"presence_state"`) && strings.Contains(frame, `"alice"`) ||
+			strings.Contains(frame, `"presence_diff"`) && strings.Contains(frame, `"alice"`)
+	})
+	time.Sleep(300 * time.Millisecond)
+	for {
+		select {
+		case m := <-ex.ch:
+			if bytes.Contains([]byte(m.Payload), []byte("presence")) {
+				t.Fatalf("presence traffic on the phoenix channel: %q", m.Payload)
+			}
+			continue
+		default:
+		}
+		break
+	}
+}
+
+// dialWSQuery is dialWS with connect params.
+func dialWSQuery(t *testing.T, baseURL, query string) *wsClient {
+	t.Helper()
+	conn, _, _, err := ws.Dial(context.Background(), "ws"+strings.TrimPrefix(baseURL, "http")+"/socket/websocket?vsn=2.0.0&"+query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return &wsClient{t: t, conn: conn}
 }
