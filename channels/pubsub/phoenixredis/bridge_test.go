@@ -197,6 +197,7 @@ func TestFawkesBroadcastsReachThePhoenixChannel(t *testing.T) {
 	a := node(t, addr, "fawkes-1")
 	ex := newElixir(t, addr)
 	_ = a.Publish(pubsub.NewBroadcast("events:lobby", "presence_diff", []byte(`{"joins":{},"leaves":{}}`)))
+	_ = a.PublishWith(nil, func(ctx context.Context, pipe goredis.Pipeliner) { pipe.Set(ctx, "k", "v", 0) }) // commands alone
 	_ = a.Publish(&pubsub.Broadcast{Topic: "events:lobby", Event: "bin", Payload: []byte{1, 2}, Binary: true})
 	_ = a.Publish(pubsub.NewBroadcast("events:lobby", "x", []byte(`{"n":1e999}`)))
 	var want [][]byte

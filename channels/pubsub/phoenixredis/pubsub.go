@@ -219,10 +219,13 @@ func (p *PubSub) Publish(b *pubsub.Broadcast) error {
 }
 
 // PublishWith is the adapter's PublishWith (see redis.PubSub), and sends b
-// to the Elixir nodes too.
+// to the Elixir nodes too. A nil b (before's commands alone) concerns the
+// Fawkes nodes only.
 func (p *PubSub) PublishWith(b *pubsub.Broadcast, before func(ctx context.Context, pipe goredis.Pipeliner)) error {
 	err := p.PubSub.PublishWith(b, before)
-	p.bridge(b)
+	if b != nil {
+		p.bridge(b)
+	}
 	return err
 }
 
