@@ -139,6 +139,7 @@ type Error struct {
 	Unrepresentable bool
 }
 
+// Error returns the reason, with the offset when there is one.
 func (e *Error) Error() string {
 	if e.Offset < 0 {
 		return "etf: " + e.Reason
