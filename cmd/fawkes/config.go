@@ -47,6 +47,8 @@ type config struct {
 	ShutdownGrace       time.Duration
 	Pprof               string
 	Ingress             ingressMode // exposure.go
+	MetricsAddr         string      // ops.go
+	Console             consoleMode // console.go
 }
 
 // newFlagSet declares every flag on a FlagSet bound to cfg.
@@ -90,6 +92,8 @@ func newFlagSet(cfg *config, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", 30*time.Second, "on SIGTERM or SIGINT: time to drain connections (close 1012, in batches) and finish in-flight requests before exiting")
 	fs.StringVar(&cfg.Pprof, "pprof", "", "address of a separate listener serving net/http/pprof, e.g. 127.0.0.1:6060 (empty: off)")
 	fs.Var(&cfg.Ingress, "ingress", ingressUsage) // exposure.go
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "address of a separate listener for GET /metrics, e.g. 127.0.0.1:9090; then /metrics is not served on --addr (empty: /metrics on --addr)")
+	fs.Var(&cfg.Console, "console", consoleUsage) // console.go
 	fs.Usage = func() { printUsage(fs, out) }
 	return fs
 }
@@ -210,6 +214,11 @@ func (c *config) validate() error {
 	}
 	if c.ShutdownGrace <= 0 {
 		errs = append(errs, errors.New("--shutdown-grace must be positive"))
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			errs = append(errs, fmt.Errorf("--metrics-addr %q: want host:port such as 127.0.0.1:9090", c.MetricsAddr))
+		}
 	}
 	if c.Pprof != "" {
 		if _, _, err := net.SplitHostPort(c.Pprof); err != nil {

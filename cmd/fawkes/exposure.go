@@ -120,6 +120,13 @@ func newExposure(cfg *config, getenv func(string) string) (*exposure, error) {
 	if cfg.Auth == "none" {
 		e.warn("auth", "anyone who reaches this address can connect and join every room; set --auth phoenix-token to require a Phoenix.Token")
 	}
+	if cfg.Console == consoleOn {
+		figures := "its figures (/console/stats) need the ingress's credentials"
+		if e.ingress.anonymous {
+			figures = "and so are its figures (/console/stats)"
+		}
+		e.warn("console", "the console at / (a publish form) is served to anyone who reaches this address, "+figures+"; --console auto serves it on loopback only")
+	}
 	switch {
 	case e.ingress.anonymous:
 		e.warn("ingress", "anyone who reaches this address can publish to every room with POST /events/{room}; set "+ingressTokenEnv+" or --auth phoenix-token, and --ingress auto")

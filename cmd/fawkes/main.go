@@ -53,7 +53,9 @@ func newLogger(cfg *config) zerolog.Logger {
 	level, _ := zerolog.ParseLevel(cfg.LogLevel)
 	var w = zerolog.New(os.Stderr)
 	if cfg.LogFormat == "console" || cfg.LogFormat == "auto" && fileIsTerminal(os.Stderr) {
-		w = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.RFC3339})
+		// Colours only on a terminal: never escape codes in a file or a pipe.
+		noColor := !fileIsTerminal(os.Stderr) || os.Getenv("NO_COLOR") != ""
+		w = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.RFC3339, NoColor: noColor})
 	}
 	return w.Level(level).With().Timestamp().Logger()
 }
@@ -125,7 +127,6 @@ func run(ctx context.Context, cfg *config, log zerolog.Logger) error {
 	})
 	mux := http.NewServeMux()
 	mux.Handle(strings.TrimSuffix(cfg.SocketPath, "/")+"/", endpoint)
-	mux.Handle("/", consoleHandler())
 	// /metrics, /healthz, /readyz, POST /events/{room}; drain (ops.go).
 	m.observeEndpoint(endpoint)
 	if cl.redis != nil {
@@ -138,6 +139,17 @@ func run(ctx context.Context, cfg *config, log zerolog.Logger) error {
 	exposed.logWarnings(log, cfg.Addr)
 	o := &ops{cfg: cfg, log: log, endpoint: endpoint, pubsub: ps, metrics: m, exposure: exposed}
 	o.mount(mux, eventsSvc, os.Getenv(ingressTokenEnv))
+	cons := &console{cfg: cfg, exposure: exposed, connect: connect, endpoint: endpoint, events: eventsSvc, redis: cl.redis, started: time.Now()}
+	cons.mount(mux) // console.go: the operator console at /, as --console says
+	metricsAddr := ""
+	if cfg.MetricsAddr != "" {
+		bound, stopMetrics, err := serveAside("metrics", cfg.MetricsAddr, o.metricsMux(), log) // ops.go
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+		metricsAddr = bound
+	}
 	if cfg.Pprof != "" {
 		_, stopPprof, err := startPprof(cfg.Pprof, log)
 		if err != nil {
@@ -155,7 +167,7 @@ func run(ctx context.Context, cfg *config, log zerolog.Logger) error {
 		return fmt.Errorf("--addr: %w", err)
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ConnState: o.fresh.track}
-	log.Info().Str("addr", ln.Addr().String()).Str("socket_path", cfg.SocketPath).Msg("fawkes listening")
+	logListening(log, cfg, ln.Addr().String(), exposed.public, metricsAddr) // version.go
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	o.listening.Store(true)

@@ -110,7 +110,7 @@ func newMetrics() *metrics {
 	for _, code := range []int{202, 400, 401, 404, 405, 413, 415, 503} {
 		m.ingressBy.Store(code, m.ingress.WithLabelValues(strconv.Itoa(code)))
 	}
-	m.reg.MustRegister(joins, m.joinLatency, m.channels, m.broadcasts, m.deliveries, m.fanout, m.ingress,
+	m.reg.MustRegister(buildInfo(), joins, m.joinLatency, m.channels, m.broadcasts, m.deliveries, m.fanout, m.ingress,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -45,7 +45,9 @@ type ops struct {
 
 // mount adds /metrics, /healthz, /readyz and POST /events/{room} to mux.
 func (o *ops) mount(mux *http.ServeMux, svc *events.Service, ingressToken string) {
-	mux.Handle("GET /metrics", o.metrics.handler())
+	if o.cfg.MetricsAddr == "" {
+		mux.Handle("GET /metrics", o.metrics.handler())
+	}
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
@@ -149,7 +151,8 @@ func (s *statusWriter) code() int {
 func (o *ops) shutdown(srv *http.Server) error {
 	o.draining.Store(true)
 	start := time.Now()
-	o.log.Info().Int("connections", o.endpoint.Connections()).Dur("grace", o.cfg.ShutdownGrace).Msg("shutting down: draining connections")
+	closedBefore := o.endpoint.Stats().Closed()[drainedReason]
+	o.log.Info().Int("connections", o.endpoint.Connections()).Dur("grace_ms", o.cfg.ShutdownGrace).Msg("shutting down: draining connections")
 	ctx, cancel := context.WithTimeout(context.Background(), o.cfg.ShutdownGrace)
 	defer cancel()
 	err := o.endpoint.Shutdown(ctx)
@@ -174,26 +177,47 @@ func (o *ops) shutdown(srv *http.Server) error {
 		_ = srv.Close()
 		return fmt.Errorf("drain not finished within --shutdown-grace %s (%d connections left): %w", o.cfg.ShutdownGrace, o.endpoint.Connections(), err)
 	}
-	o.log.Info().Dur("took", time.Since(start)).Msg("stopped")
+	// The summary of the drain: one line, however many clients (each
+	// close is a debug line of its own).
+	o.log.Info().Int64("clients_closed", o.endpoint.Stats().Closed()[drainedReason]-closedBefore).
+		Dur("took_ms", time.Since(start)).Msg("drained; stopped")
 	return nil
 }
+
+// metricsMux serves GET /metrics alone, for --metrics-addr.
+func (o *ops) metricsMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", o.metrics.handler())
+	return mux
+}
+
+// drainedReason is the close reason, in Stats.Closed, of the connections a
+// drain closes.
+const drainedReason = "shutdown"
 
 // startPprof serves net/http/pprof on its own listener at addr, so that
 // profiling is never exposed on the public address by accident. It returns
 // the address it listens on and a function that stops it.
 func startPprof(addr string, log zerolog.Logger) (bound string, stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", nil, fmt.Errorf("--pprof: %w", err)
-	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return serveAside("pprof", addr, mux, log)
+}
+
+// serveAside serves h on a listener of its own at addr, the value of the
+// flag name (pprof, metrics). It returns the address it listens on and a
+// function that stops it.
+func serveAside(name, addr string, h http.Handler, log zerolog.Logger) (bound string, stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, fmt.Errorf("--%s: %w", name, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	log.Info().Str("addr", ln.Addr().String()).Msg("pprof listening")
+	log.Info().Str("addr", ln.Addr().String()).Msg(name + " listening")
 	return ln.Addr().String(), func() { _ = srv.Close() }, nil
 }
