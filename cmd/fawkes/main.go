@@ -131,6 +131,7 @@ func run(ctx context.Context, cfg *config, log zerolog.Logger) error {
 	m.observeEndpoint(endpoint)
 	if cl.redis != nil {
 		m.observeRedis(cl.redis, endpoint)
+		m.observePhoenix(cl.ps) // metrics_phoenix.go: --pubsub phoenix-redis
 	}
 	exposed, err := newExposure(cfg, os.Getenv) // exposure.go: who may publish; protections off on a public address
 	if err != nil {

@@ -255,6 +255,12 @@ func TestPhoenixRedisTwoNodesAndAnElixirNode(t *testing.T) {
 		}
 		break
 	}
+	_, metrics := get(t, b.url+"/metrics")
+	for _, series := range []string{"fawkes_phoenix_up 1", `fawkes_phoenix_messages_received_total{result="delivered"}`, `fawkes_phoenix_broadcasts_sent_total{result="sent"}`} {
+		if !strings.Contains(metrics, series) {
+			t.Errorf("node B /metrics lacks %q", series)
+		}
+	}
 }
 
 // The latency from an Elixir-style publisher (the ETF of
