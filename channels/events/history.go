@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"crypto/sha1"
 	"errors"
 	"hash/maphash"
 	"sync"
@@ -76,6 +77,12 @@ type Page struct {
 	// is in Events or came before the event Events follow. A broadcast of
 	// this process with a higher Seq is newer than the page.
 	Through uint64
+	// Earlier are the SHA-1 sums (of Raw) of recent events of other nodes
+	// that came before the event Events follow, and that may still reach
+	// this node's subscribers after the read: their node delivered them to
+	// its own members before they were in the history, so a member that
+	// left that node may have them already. A resume drops them.
+	Earlier [][sha1.Size]byte
 }
 
 // ErrNoHistory is returned by Service.ReadHistory when the service keeps
@@ -137,22 +144,22 @@ func (svc *Service) ReadHistory(ctx context.Context, room, after string, limit i
 	return svc.cfg.History.Since(ctx, room, after, limit)
 }
 
-// contentSeed keys the hashes that identify the replayed events of other
-// nodes (see handoff).
-var contentSeed = maphash.MakeSeed()
+// hashMemo is the content sum of one broadcast, so that a broadcast
+// checked by many resuming members is summed once.
+type hashMemo struct {
+	seq uint64
+	sum [sha1.Size]byte
+}
 
-// hashMemo is the content hash of one broadcast, so that a broadcast
-// checked by many resuming members is hashed once.
-type hashMemo struct{ seq, sum uint64 }
-
-// contentHash returns the hash of b's payload, memoized for the last
-// broadcast asked about.
-func (svc *Service) contentHash(b *pubsub.Broadcast) uint64 {
+// contentSum returns the SHA-1 sum of b's payload, memoized for the last
+// broadcast asked about. SHA-1 is what a Redis script can compute (see
+// Page.Earlier); it identifies, it does not protect.
+func (svc *Service) contentSum(b *pubsub.Broadcast) [sha1.Size]byte {
 	seq := b.Seq()
 	if m := svc.lastHash.Load(); m != nil && seq != 0 && m.seq == seq {
 		return m.sum
 	}
-	sum := maphash.Bytes(contentSeed, b.Payload)
+	sum := sha1.Sum(b.Payload)
 	if seq != 0 {
 		svc.lastHash.Store(&hashMemo{seq: seq, sum: sum})
 	}

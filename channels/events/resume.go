@@ -2,8 +2,8 @@ package events
 
 import (
 	"context"
+	"crypto/sha1"
 	"fmt"
-	"hash/maphash"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -33,10 +33,12 @@ import (
 //     then opens the socket's filter, in one step under the handoff's
 //     lock, and unsubscribes the handoff.
 //  4. For a while after (resumeDedupWindow), the filter still drops a
-//     broadcast the page had, which can arrive late: a broadcast of this
-//     process with a Seq up to Page.Through, or one of another node whose
-//     bytes hash like an event of the page (in a cluster, a broadcast from
-//     another node carries nothing else to know it by).
+//     broadcast the page had, or that came before it, which can arrive
+//     late: a broadcast of this process with a Seq up to Page.Through, or
+//     one of another node whose bytes sum like an event of the page or of
+//     Page.Earlier (in a cluster, a broadcast from another node carries
+//     nothing else to know it by). Stashed broadcasts go through the same
+//     test.
 //
 // Live events are therefore pushed by the channel (a push frame, with the
 // join ref) until the filter opens; phoenix.js handles those exactly like
@@ -137,12 +139,12 @@ func (c *channel) resume(s *channels.Socket, room, after string) (recovered bool
 		ho.through = page.Through
 		size := 0
 		set := c.set.Load()
+		for _, sum := range page.Earlier {
+			ho.addForeign(sum)
+		}
 		for _, rec := range page.Events {
 			if rec.Seq == 0 {
-				if ho.foreign == nil {
-					ho.foreign = make(map[uint64]struct{}, len(page.Events))
-				}
-				ho.foreign[maphash.Bytes(contentSeed, rec.Raw)] = struct{}{}
+				ho.addForeign(sha1.Sum(rec.Raw))
 			}
 			if set == nil || set.match(rec.Type) {
 				ho.replay = append(ho.replay, rec)
@@ -192,9 +194,9 @@ type handoff struct {
 	svc     *Service
 	ps      pubsub.PubSub // set once resuming: ps and topic, to unsubscribe
 	topic   string
-	replay  []Record            // the page, filtered by the member's patterns
-	through uint64              // Page.Through
-	foreign map[uint64]struct{} // content hashes of the page's events from other nodes
+	replay  []Record                     // the page, filtered by the member's patterns
+	through uint64                       // Page.Through
+	foreign map[[sha1.Size]byte]struct{} // content sums of the page's events from other nodes, and of Page.Earlier
 
 	mu      sync.Mutex
 	open    bool                // the replay is out: live events go straight to the socket
@@ -257,8 +259,15 @@ func (h *handoff) replayed(b *pubsub.Broadcast) bool {
 	if len(h.foreign) == 0 {
 		return false
 	}
-	_, ok := h.foreign[h.svc.contentHash(b)]
+	_, ok := h.foreign[h.svc.contentSum(b)]
 	return ok
+}
+
+func (h *handoff) addForeign(sum [sha1.Size]byte) {
+	if h.foreign == nil {
+		h.foreign = make(map[[sha1.Size]byte]struct{})
+	}
+	h.foreign[sum] = struct{}{}
 }
 
 // expired reports whether the dedup window is over.

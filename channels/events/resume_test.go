@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"crypto/sha1"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -410,7 +411,11 @@ func firstDiff(a, b []string) int {
 type pageHistory struct{ *MemoryHistory }
 
 func (p pageHistory) Since(ctx context.Context, room, after string, limit int) (Page, error) {
-	return Page{Found: true, Events: []Record{{ID: "e1", Type: "t.1", Raw: []byte(numbered(1))}, {ID: "e2", Type: "t.0", Raw: []byte(numbered(2))}}}, nil
+	return Page{
+		Found:   true,
+		Events:  []Record{{ID: "e1", Type: "t.1", Raw: []byte(numbered(1))}, {ID: "e2", Type: "t.0", Raw: []byte(numbered(2))}},
+		Earlier: [][sha1.Size]byte{sha1.Sum([]byte(numbered(0)))},
+	}, nil
 }
 
 func TestLateCopiesFromOtherNodesAreDropped(t *testing.T) {
@@ -420,6 +425,7 @@ func TestLateCopiesFromOtherNodesAreDropped(t *testing.T) {
 		t.Fatalf("replay %v", got)
 	}
 	remote := func(ev string) { _ = w.ps.Publish(pubsub.NewBroadcast(room, EventCloudEvent, []byte(ev))) }
+	remote(numbered(0)) // an event before e0 its node delivered before the history had it
 	remote(numbered(2)) // late copy of a replayed event
 	remote(numbered(3)) // new
 	c.expect(broadcast(room, EventCloudEvent, numbered(3)))
