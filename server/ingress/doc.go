@@ -16,4 +16,9 @@
 // the publisher sent. It lives beside package server rather than in it
 // because server knows nothing of CloudEvents; it is an ordinary
 // http.Handler a library user can mount next to the socket endpoint.
+//
+// With Config.History, GET {mount}/{room}?after=<id>&limit=N answers the
+// room's recent events (the events channel's history, the one a rejoining
+// member resumes from) as a CloudEvents JSON batch, behind the same
+// credentials as a POST.
 package ingress

@@ -66,11 +66,17 @@ type Config struct {
 	// DefaultMaxBodyBytes (1 MiB). Each event is also bounded by the
 	// events service's own limit (a 400 naming the event).
 	MaxBodyBytes int64
+	// History, if set, answers GET {mount}/{room}?after=<id>&limit=N with
+	// the room's history (see history.go), behind the same credentials as
+	// a POST; *events.Service implements it. Nil means GET is not allowed
+	// (405).
+	History HistoryReader
 	// Logger receives one debug line per request. Nil means no logging.
 	Logger *zerolog.Logger
 }
 
-// Handler is the HTTP ingress: POST {mount}/{room}. It is safe for
+// Handler is the HTTP ingress: POST {mount}/{room}, and with
+// Config.History GET {mount}/{room} (history.go). It is safe for
 // concurrent use.
 //
 // Answers (JSON bodies; errors are {"reason":..,"message":..} and, for
@@ -131,9 +137,14 @@ func (m mode) String() string {
 
 // ServeHTTP implements http.Handler. The room is r.PathValue("room").
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		writeError(w, http.StatusMethodNotAllowed, ReasonMethodNotAllowed, "use POST")
+	get := r.Method == http.MethodGet && h.cfg.History != nil
+	if r.Method != http.MethodPost && !get {
+		allow, use := http.MethodPost, "use POST"
+		if h.cfg.History != nil {
+			allow, use = "GET, POST", "use POST to publish, GET to read the history"
+		}
+		w.Header().Set("Allow", allow)
+		writeError(w, http.StatusMethodNotAllowed, ReasonMethodNotAllowed, use)
 		return
 	}
 	room := r.PathValue("room")
@@ -150,6 +161,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			reason = ReasonForbidden
 		}
 		writeError(w, refused.Status, reason, refused.Message)
+		return
+	}
+	if get {
+		h.serveHistory(w, r, room)
 		return
 	}
 	m, msg := requestMode(r.Header)
