@@ -49,6 +49,9 @@ type config struct {
 	Ingress             ingressMode // exposure.go
 	MetricsAddr         string      // ops.go
 	Console             consoleMode // console.go
+	// history.go
+	HistorySize int
+	HistoryTTL  time.Duration
 }
 
 // newFlagSet declares every flag on a FlagSet bound to cfg.
@@ -94,6 +97,7 @@ func newFlagSet(cfg *config, out io.Writer) *flag.FlagSet {
 	fs.Var(&cfg.Ingress, "ingress", ingressUsage) // exposure.go
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "address of a separate listener for GET /metrics, e.g. 127.0.0.1:9090; then /metrics is not served on --addr (empty: /metrics on --addr)")
 	fs.Var(&cfg.Console, "console", consoleUsage) // console.go
+	historyFlags(fs, cfg)                         // history.go
 	fs.Usage = func() { printUsage(fs, out) }
 	return fs
 }
@@ -193,6 +197,7 @@ func (c *config) validate() error {
 		errs = append(errs, fmt.Errorf("--pubsub %q: want memory, redis or phoenix-redis", c.PubSub))
 	}
 	errs = append(errs, c.validatePhoenix()) // phoenixredis.go
+	errs = append(errs, c.validateHistory()) // history.go
 	switch c.RedisStart {
 	case "retry", "require":
 	default:

@@ -90,7 +90,12 @@ func run(ctx context.Context, cfg *config, log zerolog.Logger) error {
 			defer shared.Close() // before cl.release closes the PubSub: this node's members leave
 		}
 	}
+	history, err := newHistory(cfg, cl) // history.go
+	if err != nil {
+		return err
+	}
 	eventsSvc := events.New(events.Config{
+		History:           history,
 		Authorize:         authorize,
 		HeartbeatInterval: heartbeat,
 		MaxEventBytes:     int(cfg.MaxEventBytes),

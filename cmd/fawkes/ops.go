@@ -55,6 +55,7 @@ func (o *ops) mount(mux *http.ServeMux, svc *events.Service, ingressToken string
 	mux.HandleFunc("/readyz", o.readyz)
 	inCfg := ingress.Config{
 		Events:       svc,
+		History:      svc, // GET /events/{room}: 404 history_off with --history-size 0
 		Token:        ingressToken,
 		Anonymous:    ingressToken == "",
 		MaxBodyBytes: int64(o.cfg.IngressMaxBytes),
