@@ -54,17 +54,22 @@ type Inbound struct {
 
 // Reply is a status and a response. Response is a raw JSON object (nil
 // means {}), or raw bytes when Binary.
+//
+// OK and Error take raw JSON; OKJSON, ErrorJSON, JSON, ErrorReason and
+// ErrorFrom build one from a Go value or an error.
 type Reply struct {
 	Status   string
 	Response []byte
 	Binary   bool
+
+	err error // from JSON: the response could not be encoded
 }
 
-// OK returns an "ok" reply with response (nil means {}).
-func OK(response []byte) Reply { return Reply{Status: "ok", Response: response} }
+// OK returns an "ok" reply with response, a raw JSON object (nil means {}).
+func OK(response []byte) Reply { return Reply{Status: StatusOK, Response: response} }
 
-// Error returns an "error" reply with response.
-func Error(response []byte) Reply { return Reply{Status: "error", Response: response} }
+// Error returns an "error" reply with response, a raw JSON object.
+func Error(response []byte) Reply { return Reply{Status: StatusError, Response: response} }
 
 // Result is what HandleIn returns: an optional reply, and whether the
 // channel stops.

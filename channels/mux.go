@@ -182,8 +182,8 @@ func (x *Mux) join(msg protocol.Message, old *Socket) {
 			x.hooks.Joined(msg.Topic, status, time.Since(start))
 		}
 	}()
-	factory := x.router.Match(msg.Topic)
-	if factory == nil {
+	rt := x.router.match(msg.Topic)
+	if rt == nil {
 		status = "unmatched"
 		x.reply(protocol.Ref{}, msg.Ref, msg.Topic, Error(replyUnmatched))
 		return
@@ -209,7 +209,7 @@ func (x *Mux) join(msg protocol.Message, old *Socket) {
 	if s.stamp.IsNull() {
 		s.stamp = msg.Ref
 	}
-	reply, crashed := x.callJoin(s, factory, msg.Payload)
+	reply, crashed := x.callJoin(s, rt, msg.Payload)
 	if crashed {
 		status = "crashed"
 		s.setState(stateClosed)
@@ -245,18 +245,30 @@ func (x *Mux) afterJoin(s *Socket, aj AfterJoiner) {
 	aj.AfterJoin(s)
 }
 
-// callJoin creates the channel and runs its Join, recovering a panic in
-// either.
-func (x *Mux) callJoin(s *Socket, factory Factory, payload []byte) (reply Reply, crashed bool) {
+// callJoin runs the route's Authorizers, then creates the channel and
+// runs its Join, recovering a panic in any of them. A reply that could not
+// be encoded counts as a crash.
+func (x *Mux) callJoin(s *Socket, rt *route, payload []byte) (reply Reply, crashed bool) {
 	defer func() {
 		if r := recover(); r != nil {
 			x.panicked("join", s.topic, r)
 			crashed = true
 		}
 	}()
-	s.channel = factory(s.topic)
+	if len(rt.authorize) > 0 {
+		if err := authorizeJoin(rt.authorize, JoinRequest{Topic: s.topic, Payload: payload, Conn: &x.conn}); err != nil {
+			x.logConn(x.log.Debug()).Str("topic", s.topic).Err(err).Msg("join refused")
+			return ErrorFrom(err, ReasonUnauthorized), false
+		}
+	}
+	s.channel = rt.factory(s.topic)
 	s.filter, _ = s.channel.(Filter)
-	return s.channel.Join(s, payload), false
+	reply = s.channel.Join(s, payload)
+	if reply.err != nil {
+		x.encodeFailed(s.topic, EventJoin, reply.err)
+		return reply, true
+	}
+	return reply, false
 }
 
 func (x *Mux) leave(msg protocol.Message, s *Socket) {
@@ -275,6 +287,14 @@ func (x *Mux) handleIn(msg protocol.Message, s *Socket) {
 		return
 	}
 	if res.Reply != nil {
+		if res.Reply.err != nil {
+			// Phoenix crashes on a reply it cannot encode.
+			x.encodeFailed(s.topic, msg.Event, res.Reply.err)
+			x.remove(s)
+			x.terminate(s, ReasonCrashed)
+			x.sendControl(s.joinRef, s.topic, EventError, payloadCrash)
+			return
+		}
 		_ = s.ReplyTo(msg.Ref, *res.Reply)
 	}
 	switch res.Stop {

@@ -14,31 +14,49 @@ type Router struct {
 }
 
 type route struct {
-	pattern string
-	prefix  bool
-	factory Factory
+	pattern   string
+	prefix    bool
+	factory   Factory
+	authorize []Authorizer
 }
 
 // NewRouter returns an empty Router.
 func NewRouter() *Router { return &Router{} }
 
-// Handle routes topics matching pattern to factory.
-func (r *Router) Handle(pattern string, factory Factory) {
+// Handle routes topics matching pattern to factory, Phoenix's
+// channel "room:*", RoomChannel. Options add to the route: Authorize
+// decides its joins before a channel is created.
+//
+// The factory runs once per join, on the goroutine that handles the new
+// channel's messages (see Channel); it must be safe for concurrent use.
+func (r *Router) Handle(pattern string, factory Factory, opts ...RouteOption) {
 	rt := route{pattern: pattern, factory: factory}
 	if p, ok := strings.CutSuffix(pattern, "*"); ok {
 		rt.pattern, rt.prefix = p, true
+	}
+	for _, o := range opts {
+		o(&rt)
 	}
 	r.routes = append(r.routes, rt)
 }
 
 // Match returns the factory for topic, or nil when no pattern matches.
 func (r *Router) Match(topic string) Factory {
+	if rt := r.match(topic); rt != nil {
+		return rt.factory
+	}
+	return nil
+}
+
+// match returns the route of topic, or nil.
+func (r *Router) match(topic string) *route {
 	if r == nil {
 		return nil
 	}
-	for _, rt := range r.routes {
+	for i := range r.routes {
+		rt := &r.routes[i]
 		if rt.prefix && strings.HasPrefix(topic, rt.pattern) || !rt.prefix && topic == rt.pattern {
-			return rt.factory
+			return rt
 		}
 	}
 	return nil

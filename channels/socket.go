@@ -54,6 +54,10 @@ func (s *Socket) PushBinary(event string, payload []byte) error {
 // ReplyTo replies to the client message with ref, possibly long after
 // HandleIn returned (and possibly more than once, as Phoenix allows).
 func (s *Socket) ReplyTo(ref protocol.Ref, r Reply) error {
+	if r.err != nil {
+		s.mux.encodeFailed(s.topic, protocol.EventReply, r.err)
+		return r.err
+	}
 	return s.send(s.replyMessage(ref, r))
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fawkes-rt/fawkes/channels"
@@ -39,7 +40,7 @@ var emptyState = []byte("{}")
 //
 // With a Cluster (SetCluster), the state spans every node of the cluster.
 type Presence struct {
-	ps   pubsub.PubSub
+	ps   atomic.Pointer[pubsubRef] // see pubsub.go
 	refs *refSource
 
 	cluster Cluster       // nil on one node
@@ -50,9 +51,18 @@ type Presence struct {
 }
 
 // New returns a Presence that broadcasts diffs on ps, which must be the
-// PubSub of the Muxes whose sockets it tracks.
+// PubSub of the Muxes whose sockets it tracks (the endpoint's,
+// server.Config.PubSub). A nil ps means the PubSub of the sockets it
+// tracks: the first Track adopts it, so a Presence made with New(nil)
+// works with whatever PubSub the endpoint chose, its default included.
+// Either way, Track refuses a socket of another PubSub (ErrOtherPubSub)
+// rather than broadcast where nobody listens.
 func New(ps pubsub.PubSub) *Presence {
-	return &Presence{ps: ps, refs: newRefSource(), topics: make(map[string]*topic)}
+	p := &Presence{refs: newRefSource(), topics: make(map[string]*topic)}
+	if ps != nil {
+		p.ps.Store(&pubsubRef{ps: ps})
+	}
+	return p
 }
 
 // Track adds s to its topic under key with meta, a JSON object (nil means
@@ -64,6 +74,9 @@ func New(ps pubsub.PubSub) *Presence {
 // Do not track from a socket whose channel has ended: nothing would
 // untrack it.
 func (p *Presence) Track(s *channels.Socket, key string, meta json.RawMessage) error {
+	if err := p.adopt(s); err != nil {
+		return err
+	}
 	r := p.refs.next()
 	raw, err := encodeMeta(meta, r, nil)
 	if err != nil {

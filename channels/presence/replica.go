@@ -180,7 +180,7 @@ func (r *replica) start() {
 		return
 	}
 	r.started = true
-	r.p.ps.Subscribe(r.t.name, r)
+	r.p.pubsub().Subscribe(r.t.name, r)
 	r.running = true
 	go r.syncLoop()
 }
@@ -199,7 +199,7 @@ func (r *replica) stop() {
 		r.timer.Stop()
 	}
 	if r.started {
-		r.p.ps.Unsubscribe(r.t.name, r)
+		r.p.pubsub().Unsubscribe(r.t.name, r)
 	}
 	r.takeInbox()
 }

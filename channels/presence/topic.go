@@ -242,7 +242,7 @@ func diff(joins, leaves []*tracked) []byte {
 func (t *topic) publish(p *Presence, payload []byte, c *Change) error {
 	b := pubsub.NewBroadcast(t.name, EventDiff, payload)
 	if p.cluster == nil {
-		return p.ps.Publish(b)
+		return p.pubsub().Publish(b)
 	}
 	b.Meta = sentHere{}
 	c.Topic, c.Empty = t.name, t.empty()

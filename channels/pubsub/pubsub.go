@@ -62,11 +62,13 @@ type Broadcast struct {
 	// filters in this process (say, an attribute it already parsed out of
 	// Payload), so that thousands of subscribers need not parse it again. It
 	// is never sent to clients and does not cross nodes: a filter must cope
-	// with a nil Meta.
+	// with a nil Meta. For what a filter must see on every node, put it in
+	// the payload and read it with Decode, which decodes once per node.
 	Meta any
 
-	seq    uint64
-	frames [3]encoded // by protocol.Version
+	seq     uint64
+	frames  [3]encoded              // by protocol.Version
+	decoded atomic.Pointer[decoded] // see Decode
 }
 
 type encoded struct {
