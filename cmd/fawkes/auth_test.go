@@ -25,7 +25,7 @@ const (
 
 func tokenConfig(t *testing.T, args ...string) *config {
 	t.Helper()
-	cfg, err := parseConfig(append([]string{"--auth", "phoenix-token"}, args...), func(string) string { return "" }, io.Discard)
+	cfg, err := parseConfig(append([]string{"--auth", "phoenix-token"}, args...), specEnv, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

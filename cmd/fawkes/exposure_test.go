@@ -65,6 +65,12 @@ func TestExposure(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			getenv := func(k string) string { return tc.env[k] }
 			cfg, err := parseConfig(tc.args, getenv, io.Discard)
+			if err != nil && tc.err != "" { // checked at start (configerr.go): exit 2
+				if err.Error() != tc.err {
+					t.Fatalf("error %v, want %q", err, tc.err)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
