@@ -214,8 +214,10 @@ func (c *console) refuseStats(r *http.Request) string {
 
 // serveCheck answers what a socket connect from the page would get:
 // {"ok":true}, or {"ok":false,"reason":...} for an origin --check-origin
-// refuses or a token --auth refuses. The page sends its origin as the
-// "origin" parameter and its token as a bearer.
+// refuses or a token --auth refuses ("retry":true while draining). The
+// page sends its origin as the "origin" parameter and its token as a
+// bearer. It tells no more than a refused connect attempt would, plus the
+// reason the server logs (token missing, expired or invalid).
 func (c *console) serveCheck(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	answer := map[string]any{"ok": true, "auth": c.cfg.Auth}
@@ -236,7 +238,8 @@ func (c *console) serveCheck(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if c.endpoint.Draining() {
-		answer["ok"], answer["reason"] = false, "the server is shutting down"
+		// Not a refusal: another node, or this one restarted, will take it.
+		answer["ok"], answer["reason"], answer["retry"] = false, "the server is shutting down", true
 	}
 	writeJSON(w, http.StatusOK, answer)
 }

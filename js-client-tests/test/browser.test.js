@@ -221,6 +221,7 @@ for (const transport of ["websocket", "longpoll"]) {
     // The second page shows it in its table.
     const row = await waitForRow(watcher.page, id, "the watcher page");
     assert.deepEqual(row, {
+      dir: "received",
       time: ev.time,
       type: "com.example.browser.sent",
       source: "/browser-test",
@@ -228,6 +229,8 @@ for (const transport of ["websocket", "longpoll"]) {
       data: JSON.stringify(ev.data),
     });
     assert.equal(await watcher.page.textContent("#count"), "1");
+    // The sender's own table has it too, told apart as sent.
+    assert.equal((await rowById(sender.page, id))?.dir, "sent", "the sender shows its event as sent");
 
     assertTraffic(sender, transport);
     assertTraffic(watcher, transport);
@@ -247,12 +250,12 @@ for (const transport of ["websocket", "longpoll"]) {
     const ev = richCloudevent("com.example.table");
     assert.deepEqual(await push(node.ch, "cloudevent", ev), { status: "ok", response: { id: ev.id } });
     const row = await waitForRow(page, ev.id, "the Node client's event");
-    assert.deepEqual(row, { time: ev.time, type: ev.type, source: ev.source, id: ev.id, data: JSON.stringify(ev.data) });
+    assert.deepEqual(row, { dir: "received", time: ev.time, type: ev.type, source: ev.source, id: ev.id, data: JSON.stringify(ev.data) });
     // data_base64 is shown as such.
     const b64 = cloudevent("com.example.bytes", { time: "2026-01-02T03:04:05.123456Z", data_base64: "AAEC" });
     await push(node.ch, "cloudevent", b64);
     assert.deepEqual(await waitForRow(page, b64.id, "the data_base64 event"),
-      { time: b64.time, type: b64.type, source: b64.source, id: b64.id, data: "base64:AAEC" });
+      { dir: "received", time: b64.time, type: b64.type, source: b64.source, id: b64.id, data: "base64:AAEC" });
 
     // Filter: only com.example.*.
     await page.fill("#patterns", "com.example.*");
@@ -275,7 +278,7 @@ for (const transport of ["websocket", "longpoll"]) {
     const again = cloudevent("com.other.visible-again", { time: "2026-01-02T03:04:05.000003Z" });
     await push(node.ch, "cloudevent", again);
     assert.deepEqual(await waitForRow(page, again.id, "a non-matching type after clearing the filter"),
-      { time: again.time, type: again.type, source: again.source, id: again.id, data: "" });
+      { dir: "received", time: again.time, type: again.type, source: again.source, id: again.id, data: "" });
 
     assertTraffic(p, transport);
     await page.screenshot({ path: path.join(ARTIFACTS, `console-${transport}-filter.png`), fullPage: true });

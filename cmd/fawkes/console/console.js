@@ -1,16 +1,36 @@
-// The Fawkes console: watch a room's CloudEvents live and send some, with the
-// real phoenix.js client (bundled from the npm package).
-import { Socket, LongPoll } from "./phoenix.mjs"
+// The Fawkes operator console: this node's figures (connections, rooms,
+// nodes, messages per second), a room's CloudEvents and presence, and a form
+// to send events, with the real phoenix.js client (the npm package's build).
+//
+// Server side (cmd/fawkes/console.go): GET /console/stats (the figures, for
+// whoever may publish through the ingress) and GET /console/check (what a
+// socket connect would get, so that a refusal shows its reason instead of
+// phoenix.js retrying against 403 forever).
+import { Socket, LongPoll, Presence } from "./phoenix.mjs"
+
+const MAX_ROWS = 200 // the events table keeps the newest rows only
+const MAX_LOG = 100
+const STATS_EVERY_MS = 1000
+const CHART_POINTS = 60 // one a second: the last minute
+const RECONNECT_MS = [100, 250, 500, 1000, 2000, 5000]
 
 const $ = (id) => document.getElementById(id)
+
 let socket = null
 let channel = null
+let presence = null
 let current = [] // the channel's type patterns, as the server last said
+let manual = false // the operator disconnected: closes are not failures
+let attempts = 0 // failed connects since the last open
+let total = 0 // events shown since the page loaded, sent and received
+let lastStats = null
+const samples = [] // {in, out} messages per second
 
 function log(text) {
   const li = document.createElement("li")
   li.textContent = `${new Date().toISOString()} ${text}`
   $("log").prepend(li)
+  while ($("log").children.length > MAX_LOG) { $("log").lastElementChild.remove() }
 }
 
 function setStatus(text, cls) {
@@ -23,39 +43,116 @@ function setJoined(joined) {
   $("send").disabled = !joined
 }
 
-function addEvent(ev) {
+function token() { return $("token").value.trim() }
+
+function authHeaders() {
+  const t = token()
+  return t ? { Authorization: `Bearer ${t}` } : {}
+}
+
+function showToken() { $("token-field").hidden = false }
+
+// addEvent puts an event at the top of the table, marked as sent by this
+// page or received from the room; past MAX_ROWS the oldest rows go.
+function addEvent(ev, dir) {
+  total++
   const tr = document.createElement("tr")
+  tr.className = dir
   const data = ev.data !== undefined ? JSON.stringify(ev.data) : (ev.data_base64 ? `base64:${ev.data_base64}` : "")
-  for (const [cls, value] of [["time", ev.time || new Date().toISOString()], ["type", ev.type], ["source", ev.source], ["id", ev.id], ["data", data]]) {
+  const cells = [["dir", dir], ["time", ev.time || new Date().toISOString()], ["type", ev.type], ["source", ev.source], ["id", ev.id], ["data", data]]
+  for (const [cls, value] of cells) {
     const td = document.createElement("td")
     td.className = cls
     td.textContent = value ?? ""
     tr.appendChild(td)
   }
-  $("events").tBodies[0].prepend(tr)
-  $("count").textContent = String($("events").tBodies[0].rows.length)
+  const body = $("events").tBodies[0]
+  body.prepend(tr)
+  while (body.rows.length > MAX_ROWS) { body.deleteRow(-1) }
+  $("count").textContent = String(total)
+  $("shown").textContent = total > MAX_ROWS ? `(the newest ${MAX_ROWS} shown)` : ""
 }
 
 function patterns() {
   return $("patterns").value.split(",").map((p) => p.trim()).filter((p) => p.length > 0)
 }
 
-function connect(event) {
+// check asks the server what a connect would get: {ok}, {refused, reason},
+// or {unreachable} when the server does not answer.
+async function check() {
+  try {
+    const res = await fetch(`/console/check?origin=${encodeURIComponent(location.origin)}`, { headers: authHeaders(), cache: "no-store" })
+    if (!res.ok) { return { unreachable: true, reason: `HTTP ${res.status}` } }
+    const v = await res.json()
+    if (v.auth && v.auth !== "none") { showToken() }
+    if (v.ok) { return { ok: true } }
+    return v.retry ? { unreachable: true, reason: v.reason } : { refused: true, reason: v.reason }
+  } catch {
+    return { unreachable: true, reason: "server unreachable" }
+  }
+}
+
+// refuse stops phoenix.js retrying: the server said no, and will say it again.
+function refuse(reason) {
+  stopSocket()
+  setStatus(`refused: ${reason}`, "err")
+  log(`connection refused: ${reason}`)
+  if (/token/.test(reason)) { showToken(); $("token").focus() }
+}
+
+let checking = false
+async function failed(s) {
+  if (checking) { return }
+  checking = true
+  const v = await check()
+  checking = false
+  if (s !== socket || manual) { return }
+  if (v.refused) { refuse(v.reason); return }
+  if (v.ok && attempts === 0) { return } // opened meanwhile
+  setStatus(`reconnecting (attempt ${Math.max(attempts, 1)})${v.reason ? `: ${v.reason}` : ""}`, "wait")
+}
+
+async function connect(event) {
   event.preventDefault()
   disconnect()
+  manual = false
   const longpoll = $("transport").value === "longpoll"
-  const opts = longpoll ? { transport: LongPoll } : {}
-  socket = new Socket("/socket", opts)
-  socket.onOpen(() => setStatus(`connected (${longpoll ? "LongPoll" : "WebSocket"})`, "on"))
-  socket.onError(() => setStatus("connection error", "err"))
-  socket.onClose(() => setStatus("disconnected", "off"))
-  socket.connect()
+  const name = longpoll ? "LongPoll" : "WebSocket"
+  setStatus("connecting…", "wait")
+  $("disconnect").disabled = false
+  const v = await check()
+  if (manual) { return }
+  if (v.refused) { refuse(v.reason); return }
+  const opts = { reconnectAfterMs: (tries) => RECONNECT_MS[tries - 1] ?? 5000 }
+  if (longpoll) { opts.transport = LongPoll }
+  if (token()) { opts.authToken = token() }
+  const s = new Socket("/socket", opts)
+  socket = s
+  attempts = 0
+  s.onOpen(() => {
+    if (s !== socket) { return }
+    attempts = 0
+    setStatus(`connected (${name})`, "on")
+  })
+  s.onError(() => { if (s === socket && !manual) { failed(s) } })
+  s.onClose(() => {
+    if (s !== socket || manual) { return }
+    attempts++
+    setJoined(false)
+    setStatus(`reconnecting (attempt ${attempts})…`, "wait")
+  })
+  s.connect()
+
   const topic = `events:${$("room").value}`
-  const params = patterns().length ? { event_types: patterns() } : {}
-  channel = socket.channel(topic, params)
-  channel.on("cloudevent", addEvent)
+  const payload = { meta: { client: "fawkes console" } }
+  if (patterns().length) { payload.event_types = patterns() }
+  channel = s.channel(topic, payload)
+  channel.on("cloudevent", (ev) => addEvent(ev, "received"))
   channel.on("heartbeat", (p) => log(`heartbeat ${p.timestamp}`))
   channel.on("error", (p) => log(`error ${JSON.stringify(p)}`))
+  presence = new Presence(channel)
+  presence.onSync(renderPresence)
+  $("presence-state").textContent = lastStats && !lastStats.presence ? "presence is off on this server (--presence)" : "waiting for the member list…"
   channel.join()
     .receive("ok", (resp) => {
       current = resp.event_types || []
@@ -63,18 +160,47 @@ function connect(event) {
       setJoined(true)
       log(`joined ${topic} ${JSON.stringify(resp)}`)
     })
-    .receive("error", (resp) => { setJoined(false); log(`join refused: ${JSON.stringify(resp)}`) })
+    .receive("error", (resp) => {
+      setJoined(false)
+      setStatus(`connected (${name}); join refused: ${resp.reason || JSON.stringify(resp)}`, "err")
+      log(`join refused: ${JSON.stringify(resp)}`)
+    })
   channel.onError(() => setJoined(false))
-  $("disconnect").disabled = false
 }
 
-function disconnect() {
+function stopSocket() {
   if (socket) { socket.disconnect() }
   socket = null
   channel = null
+  presence = null
   setJoined(false)
   $("disconnect").disabled = true
+}
+
+function disconnect() {
+  manual = true
+  stopSocket()
   setStatus("disconnected", "off")
+  $("presence-list").replaceChildren()
+  $("presence-count").textContent = "0"
+  $("presence-state").textContent = "join a room to see its members"
+}
+
+function renderPresence() {
+  if (!presence) { return }
+  const members = presence.list((key, { metas }) => ({ key, metas }))
+  const items = members.map(({ key, metas }) => {
+    const li = document.createElement("li")
+    const since = Math.min(...metas.map((m) => m.online_at || Infinity))
+    const mine = metas.some((m) => m.client === "fawkes console")
+    li.dataset.key = key
+    li.textContent = `${key}${mine ? " (a console)" : ""} · ${metas.length} connection${metas.length === 1 ? "" : "s"}` +
+      (Number.isFinite(since) ? ` · since ${new Date(since * 1000).toLocaleTimeString()}` : "")
+    return li
+  })
+  $("presence-list").replaceChildren(...items)
+  $("presence-count").textContent = String(members.length)
+  $("presence-state").textContent = members.length ? "" : "no members"
 }
 
 // applyFilter replaces the channel's type patterns: unsubscribe the current
@@ -111,12 +237,64 @@ function send(event) {
     return
   }
   channel.push("cloudevent", ce)
-    .receive("ok", (r) => { $("send-result").textContent = `sent ${r.id}`; addEvent(ce) })
+    .receive("ok", (r) => { $("send-result").textContent = `sent ${r.id}`; addEvent(ce, "sent") })
     .receive("error", (r) => { $("send-result").textContent = `${r.message} ${JSON.stringify(r.errors || [])}` })
     .receive("timeout", () => { $("send-result").textContent = "timeout" })
+}
+
+// Figures: GET /console/stats every second; rates from the counters' deltas.
+function renderStats(s) {
+  $("server-info").textContent = `${s.version} · node ${s.node} · pub/sub ${s.pubsub} · auth ${s.auth}`
+  if (s.auth !== "none") { showToken() }
+  const ws = s.connections.websocket, lp = s.connections.longpoll
+  $("stat-connections").textContent = String(ws + lp)
+  $("stat-connections").title = `${ws} WebSocket, ${lp} LongPoll`
+  $("stat-rooms").textContent = String(s.rooms)
+  $("stat-nodes").textContent = s.nodes != null ? String(s.nodes) : (s.pubsub === "memory" ? "1 (no cluster)" : "? (Redis unreachable)")
+  if (lastStats && s.time > lastStats.time) {
+    const dt = s.time - lastStats.time
+    const rate = { in: Math.max(0, s.messages_received - lastStats.messages_received) / dt, out: Math.max(0, s.messages_sent - lastStats.messages_sent) / dt }
+    samples.push(rate)
+    while (samples.length > CHART_POINTS) { samples.shift() }
+    $("stat-rate-in").textContent = rate.in.toFixed(1)
+    $("stat-rate-out").textContent = rate.out.toFixed(1)
+    drawChart()
+  }
+  lastStats = s
+  $("stats-state").textContent = s.draining ? "draining: this node is shutting down" : `live, every ${STATS_EVERY_MS / 1000} s`
+}
+
+function drawChart() {
+  const top = Math.max(1, ...samples.map((r) => Math.max(r.in, r.out)))
+  const step = 300 / (CHART_POINTS - 1)
+  const offset = CHART_POINTS - samples.length
+  const points = (key) => samples.map((r, i) => `${((offset + i) * step).toFixed(1)},${(78 - (r[key] / top) * 76).toFixed(1)}`).join(" ")
+  $("chart-in").setAttribute("points", points("in"))
+  $("chart-out").setAttribute("points", points("out"))
+  $("chart-max").textContent = top >= 10 ? String(Math.round(top)) : top.toFixed(1)
+}
+
+async function pollStats() {
+  try {
+    const res = await fetch("/console/stats", { headers: authHeaders(), cache: "no-store" })
+    if (res.status === 401) {
+      const body = await res.json()
+      $("stats-state").textContent = `figures refused: ${body.message}`
+      lastStats = null
+      showToken()
+    } else if (!res.ok) {
+      $("stats-state").textContent = `figures unavailable: HTTP ${res.status}`
+    } else {
+      renderStats(await res.json())
+    }
+  } catch {
+    $("stats-state").textContent = "figures: server unreachable"
+  }
+  setTimeout(pollStats, STATS_EVERY_MS)
 }
 
 $("connect-form").addEventListener("submit", connect)
 $("disconnect").addEventListener("click", disconnect)
 $("filter-form").addEventListener("submit", applyFilter)
 $("send-form").addEventListener("submit", send)
+pollStats()
