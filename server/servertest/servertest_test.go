@@ -1,0 +1,97 @@
+package servertest_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+
+	"github.com/fawkes-rt/fawkes/channels"
+	"github.com/fawkes-rt/fawkes/channels/conformance"
+	"github.com/fawkes-rt/fawkes/server"
+	"github.com/fawkes-rt/fawkes/server/servertest"
+)
+
+// transports runs f over WebSocket and over LongPoll.
+func transports(t *testing.T, f func(t *testing.T, opts ...servertest.Option)) {
+	t.Run("websocket", func(t *testing.T) { f(t) })
+	t.Run("longpoll", func(t *testing.T) { f(t, servertest.LongPoll()) })
+}
+
+func tokenServer(t *testing.T) *servertest.Server {
+	router := newRouter()
+	router.Handle("conformance:*", conformance.New)
+	return servertest.NewServer(t, server.Config{Router: router,
+		Connect: func(_ context.Context, req *server.ConnectRequest) (server.ConnectResult, error) {
+			if req.AuthToken != "secret" && req.Params["token"] != "secret" {
+				return server.ConnectResult{}, errors.New("bad token")
+			}
+			return server.ConnectResult{ID: "u"}, nil
+		}})
+}
+
+func TestDialRefusedAndAuthToken(t *testing.T) {
+	transports(t, func(t *testing.T, opts ...servertest.Option) {
+		srv := tokenServer(t)
+		_, err := servertest.TryDial(t, srv.URL, opts...)
+		var refused *servertest.DialError
+		if !errors.As(err, &refused) || refused.Status != http.StatusForbidden {
+			t.Fatalf("without a token: %v, want a 403 DialError", err)
+		}
+		c := servertest.Dial(t, srv.URL, append(opts, servertest.AuthToken("secret"))...)
+		if r := c.Heartbeat(); !r.OK() {
+			t.Errorf("heartbeat: %s", r)
+		}
+		servertest.Dial(t, srv.URL, append(opts, servertest.Params("token", "secret"))...).Sync()
+	})
+}
+
+func TestRepliesPushesAndClose(t *testing.T) {
+	transports(t, func(t *testing.T, opts ...servertest.Option) {
+		srv := tokenServer(t)
+		c := servertest.Dial(t, srv.URL, append(opts, servertest.AuthToken("secret"))...)
+		if _, r := c.TryJoin("nowhere", nil); r.Status != "error" || r.Reason() != "unmatched topic" {
+			t.Errorf("unmatched join: %s", r)
+		}
+		ch := c.Join("conformance:x", nil)
+		if r := ch.Push("echo", `{"a":1}`); !r.OK() || string(r.Response) != `{"a":1}` {
+			t.Errorf("echo: %s", r)
+		}
+		if r := ch.Push("push", map[string]int{"n": 2}); !r.OK() {
+			t.Fatalf("push command: %s", r)
+		}
+		m := ch.Await("pushed")
+		if m.JoinRef != ch.JoinRef || m.Ref != "" || m.IsBroadcast() || string(m.Payload) != `{"n":2}` {
+			t.Errorf("push: %s", m)
+		}
+		c.Sync()
+		if got := ch.Received("pushed"); len(got) != 0 {
+			t.Errorf("a second push: %v", got)
+		}
+		if r := ch.Leave(); !r.OK() {
+			t.Errorf("leave: %s", r)
+		}
+		ch.Await("phx_close")
+		_ = srv.Shutdown(context.Background())
+		want := 1012
+		if len(opts) > 0 {
+			want = 3410 // the session is gone: phoenix.js reconnects
+		}
+		if code := c.AwaitClose(); code != want {
+			t.Errorf("close code after Shutdown: %d, want %d", code, want)
+		}
+	})
+}
+
+func TestBinary(t *testing.T) {
+	srv := servertest.NewServer(t, server.Config{Router: func() *channels.Router {
+		r := channels.NewRouter()
+		r.Handle("conformance:*", conformance.New)
+		return r
+	}()})
+	ch := servertest.Dial(t, srv.URL).Join("conformance:bin", nil)
+	r := ch.PushBinary("echo", []byte{0, 1, 2})
+	if !r.Binary || !r.OK() || string(r.Response) != "\x00\x01\x02" {
+		t.Errorf("binary echo: %s", r)
+	}
+}
