@@ -20,6 +20,8 @@ let socket = null
 let channel = null
 let presence = null
 let current = [] // the channel's type patterns, as the server last said
+let lastEventID = null // of the last CloudEvent shown: a rejoin resumes after it
+let replaying = 0 // events still to come of the replay the last rejoin announced
 let manual = false // the operator disconnected: closes are not failures
 let attempts = 0 // failed connects since the last open
 let total = 0 // events shown since the page loaded, sent and received
@@ -146,8 +148,16 @@ async function connect(event) {
   const topic = `events:${$("room").value}`
   const payload = { meta: { client: "fawkes console" } }
   if (patterns().length) { payload.event_types = patterns() }
-  channel = s.channel(topic, payload)
-  channel.on("cloudevent", (ev) => addEvent(ev, "received"))
+  lastEventID = null
+  replaying = 0
+  // phoenix.js evaluates the params again at every rejoin: after a drop, the
+  // server replays what the room broadcast since the last event shown.
+  channel = s.channel(topic, () => (lastEventID ? { ...payload, last_event_id: lastEventID } : payload))
+  channel.on("cloudevent", (ev) => {
+    lastEventID = ev.id
+    addEvent(ev, replaying > 0 ? "replayed" : "received")
+    if (replaying > 0) { replaying-- }
+  })
   channel.on("heartbeat", (p) => log(`heartbeat ${p.timestamp}`))
   channel.on("error", (p) => log(`error ${JSON.stringify(p)}`))
   presence = new Presence(channel)
@@ -159,6 +169,7 @@ async function connect(event) {
       $("filter-state").textContent = current.length ? current.join(", ") : "all types"
       setJoined(true)
       log(`joined ${topic} ${JSON.stringify(resp)}`)
+      showResume(resp)
     })
     .receive("error", (resp) => {
       setJoined(false)
@@ -166,6 +177,34 @@ async function connect(event) {
       log(`join refused: ${JSON.stringify(resp)}`)
     })
   channel.onError(() => setJoined(false))
+}
+
+// resumeState is the line that says what the last rejoin recovered.
+function resumeState() {
+  let el = $("resume-state")
+  if (!el) {
+    el = document.createElement("span")
+    el.id = "resume-state"
+    el.setAttribute("role", "status")
+    $("connect-form").append(el)
+  }
+  return el
+}
+
+// showResume says what a rejoin recovered (the join's "ok" runs again at
+// every rejoin); the replayed events are marked "replayed" in the table.
+function showResume(resp) {
+  if (resp.recovered === true) {
+    replaying = resp.replayed
+    resumeState().textContent = `resumed: ${resp.replayed} missed event${resp.replayed === 1 ? "" : "s"} replayed`
+    resumeState().className = "resume ok"
+    log(`resumed after ${lastEventID}: ${resp.replayed} missed events replayed`)
+  } else if (resp.recovered === false) {
+    replaying = 0
+    resumeState().textContent = `recovery failed: ${lastEventID} is no longer in the history; events sent while disconnected are missing`
+    resumeState().className = "resume err"
+    log(`recovery failed after ${lastEventID}: not in the room's history any more (or history is off)`)
+  }
 }
 
 function stopSocket() {
@@ -237,7 +276,7 @@ function send(event) {
     return
   }
   channel.push("cloudevent", ce)
-    .receive("ok", (r) => { $("send-result").textContent = `sent ${r.id}`; addEvent(ce, "sent") })
+    .receive("ok", (r) => { $("send-result").textContent = `sent ${r.id}`; lastEventID = ce.id; addEvent(ce, "sent") })
     .receive("error", (r) => { $("send-result").textContent = `${r.message} ${JSON.stringify(r.errors || [])}` })
     .receive("timeout", () => { $("send-result").textContent = "timeout" })
 }
