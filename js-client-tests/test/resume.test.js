@@ -12,11 +12,18 @@
 // balancer). The subscriber must end with the exact sequence, nothing
 // missing, nothing twice, over WebSocket and over LongPoll.
 //
-// The cluster tests need redis-server: without it they skip loudly, except on
-// CI (CI=true), where they fail.
+// The console (cmd/fawkes/console) resumes the same way in Chromium, marks
+// the replayed events and says when recovery failed.
+//
+// The cluster tests need redis-server, the console test /usr/bin/chromium:
+// without them they skip loudly, except on CI (CI=true), where they fail.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { LongPoll } from "phoenix";
 import WebSocket from "ws";
 import { buildFawkes, startServer, stopAll, cleanup } from "./helpers/server.js";
@@ -163,3 +170,72 @@ for (const [name, transport] of Object.entries(TRANSPORTS)) {
     assert.equal(drained.proc.exitCode, 0, `the drained node exited cleanly:\n${drained.tail()}`);
   });
 }
+
+// ---------------------------------------------------------------- the console
+
+const CHROMIUM = "/usr/bin/chromium";
+
+test("the console resumes after a drop, marks the replayed events, and says when recovery failed", { timeout: TEST_TIMEOUT }, async (t) => {
+  if (!existsSync(CHROMIUM)) {
+    if (process.env.CI === "true") assert.fail(`${CHROMIUM} is missing and CI=true`);
+    console.warn(`SKIPPED: ${CHROMIUM} not installed`);
+    t.skip(`${CHROMIUM} not installed`);
+    return;
+  }
+  const server = await startServer(["--history-size", "3"]);
+  t.after(() => server.stop({ timeoutMs: 3_000 }));
+  const relay = await startTcpRelay(server.port);
+  t.after(() => relay.stop());
+  const { chromium } = await import("playwright-core");
+  const dir = await mkdtemp(path.join(tmpdir(), "fawkes-chromium-"));
+  const context = await chromium.launchPersistentContext(dir, {
+    executablePath: CHROMIUM, headless: true, timeout: 30_000,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+  });
+  t.after(async () => { await context.close().catch(() => {}); await rm(dir, { recursive: true, force: true }); });
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(`${relay.httpURL}/`, { waitUntil: "load" });
+  const topic = room("console");
+  await page.fill("#room", topic.slice("events:".length));
+  await page.click("#connect");
+  await page.waitForSelector("#send:not([disabled])", { timeout: 10_000 });
+
+  const publish = await (async () => {
+    const c = client(t, server.url, { transport: WebSocket });
+    await connect(c, 10_000);
+    const channel = c.socket.channel(topic, {});
+    assert.equal((await join(channel, 10_000)).status, "ok");
+    return async (...ids) => {
+      for (const id of ids) assert.equal((await push(channel, "cloudevent", { specversion: "1.0", id, source: "/console-test", type: "com.example.seq" })).status, "ok");
+    };
+  })();
+  const rows = () => page.evaluate(() => [...document.querySelectorAll("#events tbody tr")].reverse()
+    .map((tr) => `${tr.querySelector("td.id").textContent}${tr.classList.contains("replayed") ? "*" : ""}`));
+  const resumeState = () => page.evaluate(() => document.getElementById("resume-state")?.textContent ?? "");
+  const dropWhile = async (fn) => {
+    relay.hold();
+    relay.killAll();
+    await page.waitForFunction(() => !document.getElementById("status").textContent.startsWith("connected"), null, { timeout: 10_000, polling: 25 });
+    await fn();
+    relay.release();
+  };
+
+  await publish("c1");
+  await waitFor(async () => (await rows()).length === 1, 10_000, "c1 in the console");
+  const pageLog = () => page.evaluate(() => [...document.querySelectorAll("#log li")].map((li) => li.textContent).reverse().join("\n"));
+  await dropWhile(() => publish("c2", "c3"));
+  await waitFor(async () => (await rows()).length === 3, 20_000, "the replay in the console")
+    .catch(async (e) => { throw new Error(`${e.message}; rows ${await rows()}; console log:\n${await pageLog()}`); });
+  assert.deepEqual(await rows(), ["c1", "c2*", "c3*"], "the replayed events are marked");
+  assert.equal(await resumeState(), "resumed: 2 missed events replayed");
+  await publish("c4");
+  await waitFor(async () => (await rows()).length === 4, 10_000, "c4 live");
+  assert.deepEqual(await rows(), ["c1", "c2*", "c3*", "c4"], "a live event after the replay is not marked");
+
+  await dropWhile(() => publish("c5", "c6", "c7", "c8")); // --history-size 3: c4 is pushed out
+  await waitFor(async () => (await resumeState()).startsWith("recovery failed"), 20_000, "the console to say recovery failed");
+  assert.match(await resumeState(), /^recovery failed: c4 is no longer in the history/);
+  assert.deepEqual(errors, [], "no page error");
+});

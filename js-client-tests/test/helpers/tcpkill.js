@@ -5,13 +5,19 @@
 //   const relay = await startTcpRelay(server.port);
 //   relay.url       // "ws://127.0.0.1:P/socket" for phoenix.js
 //   relay.killAll() // destroys every live connection; new ones are accepted
+//   relay.hold()    // ...unless held: then they are cut at once, until relay.release()
 //   await relay.stop();
 import net from "node:net";
 
 export async function startTcpRelay(targetPort) {
   const live = new Set();
   let cut = 0;
+  let holding = false;
   const server = net.createServer((client) => {
+    if (holding) {
+      client.resetAndDestroy?.() ?? client.destroy();
+      return;
+    }
     const upstream = net.connect(targetPort, "127.0.0.1");
     const pair = [client, upstream];
     for (const s of pair) {
@@ -30,6 +36,10 @@ export async function startTcpRelay(targetPort) {
   return {
     port,
     url: `ws://127.0.0.1:${port}/socket`,
+    httpURL: `http://127.0.0.1:${port}`,
+    /** Cuts every new connection at once, until release(): the server looks unreachable. */
+    hold() { holding = true; },
+    release() { holding = false; },
     /** How many sockets (client and server sides) killAll destroyed so far. */
     get cut() { return cut; },
     /** Destroys every connection relayed now (client and server side). */
