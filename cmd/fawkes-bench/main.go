@@ -47,6 +47,8 @@ Scenarios:
                 (--find-max steps the rate up to the highest sustainable one; --targets spreads the
                 subscribers over a cluster's nodes, the publisher on the first)
   post          POST one stamped CloudEvent to each room through a node's HTTP ingress
+  resume        N clients and a publisher at R events/s; all drop at once, miss --missed events and rejoin
+                with last_event_id: time until all caught up, replayed/s, nothing lost or twice
   rpc           C connections sending sequential pings: replies/s and latency
   limit-server  the reference server: the least work per connection and per broadcast;
                 run fanout against it for the physical limit of this machine
@@ -78,6 +80,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		sc = &fanoutScenario{}
 	case "rpc":
 		sc = &rpcScenario{}
+	case "resume":
+		sc = &resumeScenario{} // resume.go
 	case "limit-server":
 		return runLimitServer(ctx, args[1:], stdout, stderr)
 	case "post":
