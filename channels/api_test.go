@@ -172,3 +172,23 @@ func TestDecodeSharesOneDecodingPerBroadcast(t *testing.T) {
 		t.Error("Decode of a mistyped payload: no error")
 	}
 }
+
+// dropAll is a Filter that drops every broadcast it is asked about.
+type dropAll struct{ typed }
+
+func (*dropAll) FilterBroadcast(*channels.Socket, *pubsub.Broadcast) bool { return false }
+
+func TestInterceptNarrowsTheFilter(t *testing.T) {
+	ps := pubsub.NewLocal()
+	router := channels.NewRouter()
+	router.Handle("room:*", func(string) channels.Channel { return &dropAll{} }, channels.Intercept("secret"))
+	x, rec, _ := newSpyMux(t, channels.MuxConfig{Router: router, PubSub: ps})
+	x.Dispatch(msg("1", "1", "room:a", channels.EventJoin, "{}"))
+	rec.take()
+	for _, event := range []string{"secret", "public"} {
+		if err := channels.Publish(ps, "room:a", event, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec.expect(t, `[null,null,"room:a","public",{}]`)
+}

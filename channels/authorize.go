@@ -41,6 +41,14 @@ func Authorize(allow Authorizer) RouteOption {
 	return func(r *route) { r.authorize = append(r.authorize, allow) }
 }
 
+// Intercept restricts the channel's Filter to broadcasts of the events
+// named, Phoenix's intercept ["new_msg"]: the others go to the client
+// without a call. Without Intercept, a Filter sees every broadcast on its
+// topic. It has no effect on a channel that is not a Filter.
+func Intercept(events ...string) RouteOption {
+	return func(r *route) { r.intercept = append(r.intercept, events...) }
+}
+
 // RefusedError is a refusal whose Reason the client may see, as
 // {"reason": Reason}. Any other error is shown to the client as a fixed
 // reason ("unauthorized" for joins), so that internal details never leak.

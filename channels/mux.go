@@ -263,6 +263,7 @@ func (x *Mux) callJoin(s *Socket, rt *route, payload []byte) (reply Reply, crash
 	}
 	s.channel = rt.factory(s.topic)
 	s.filter, _ = s.channel.(Filter)
+	s.route = rt
 	reply = s.channel.Join(s, payload)
 	if reply.err != nil {
 		x.encodeFailed(s.topic, EventJoin, reply.err)

@@ -52,6 +52,16 @@ func ErrorFrom(err error, fallback string) Reply {
 	return ErrorReason(PublicReason(err, fallback))
 }
 
+// OKUnless returns an empty "ok" reply when err is nil, else
+// ErrorFrom(err, fallback): the reply of an action that may fail, as
+// {:reply, :ok, socket} after a broadcast!.
+func OKUnless(err error, fallback string) Reply {
+	if err != nil {
+		return ErrorFrom(err, fallback)
+	}
+	return OK(nil)
+}
+
 // Reply statuses phoenix.js's receive("ok") and receive("error") match.
 // Any other string is a valid custom status.
 const (

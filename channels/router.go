@@ -18,6 +18,21 @@ type route struct {
 	prefix    bool
 	factory   Factory
 	authorize []Authorizer
+	intercept []string // events the channels' Filter sees; nil means all
+}
+
+// intercepts reports whether a broadcast of event goes through the
+// channel's Filter.
+func (r *route) intercepts(event string) bool {
+	if r.intercept == nil {
+		return true
+	}
+	for _, e := range r.intercept {
+		if e == event {
+			return true
+		}
+	}
+	return false
 }
 
 // NewRouter returns an empty Router.
@@ -25,7 +40,8 @@ func NewRouter() *Router { return &Router{} }
 
 // Handle routes topics matching pattern to factory, Phoenix's
 // channel "room:*", RoomChannel. Options add to the route: Authorize
-// decides its joins before a channel is created.
+// decides its joins before a channel is created, Intercept picks the
+// broadcasts its channels' Filter sees.
 //
 // The factory runs once per join, on the goroutine that handles the new
 // channel's messages (see Channel); it must be safe for concurrent use.

@@ -16,6 +16,7 @@ type Socket struct {
 	stamp   protocol.Ref // join_ref || ref: what pushes and replies carry
 	channel Channel
 	filter  Filter // channel as a Filter, or nil
+	route   *route // the route joined through
 
 	mu      sync.Mutex
 	state   socketState
@@ -81,7 +82,7 @@ func (s *Socket) PubSub() pubsub.PubSub { return s.mux.pubsub }
 // Deliver implements pubsub.Subscriber: it forwards a broadcast on the
 // channel's topic to the client, through the channel's Filter if it has one.
 func (s *Socket) Deliver(b *pubsub.Broadcast) {
-	if s.filter != nil && !s.filterSafely(b) {
+	if s.filter != nil && s.route.intercepts(b.Event) && !s.filterSafely(b) {
 		return
 	}
 	f, err := b.Frame(s.mux.ser)
