@@ -31,7 +31,7 @@ const (
 // Phoenix (max_channels_per_transport).
 const DefaultMaxChannels = 100
 
-// Replies the Mux itself sends (spec section 4).
+// Replies the Mux itself sends (docs/protocol.md §4).
 var (
 	replyUnmatched   = []byte(`{"reason":"unmatched topic"}`)
 	replyTooMany     = []byte(`{"reason":"too many channels joined"}`)
@@ -136,7 +136,7 @@ func (x *Mux) Len() int {
 	return len(x.channels)
 }
 
-// Dispatch handles one client message by the rules of spec section 4.
+// Dispatch handles one client message by the rules of docs/protocol.md §4.
 func (x *Mux) Dispatch(msg protocol.Message) {
 	x.mu.Lock()
 	defer x.mu.Unlock()

@@ -1,6 +1,6 @@
 package protocol
 
-// Binary frame kinds (spec section 3.3).
+// Binary frame kinds (docs/protocol.md §3.3).
 const (
 	binaryPush      = 0
 	binaryReply     = 1

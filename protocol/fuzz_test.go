@@ -237,7 +237,7 @@ func FuzzBinaryDecode(f *testing.F) {
 
 func checkBinary(t *testing.T, data []byte) {
 	m, err := decodeChecked(t, protocol.V2JSON, data, true)
-	// The layout of spec section 3.3, read independently.
+	// The layout of docs/protocol.md §3.3, read independently.
 	specOK := len(data) >= 5 && data[0] == 0 && len(data) >= 5+int(data[1])+int(data[2])+int(data[3])+int(data[4])
 	if (err == nil) != specOK {
 		t.Fatalf("Decode(%x): err %v, but the layout says ok=%v", data, err, specOK)

@@ -1,6 +1,6 @@
 package server_test
 
-// One test per dispatch rule of the protocol spec, section 4, each run for
+// One test per dispatch rule of the protocol, docs/protocol.md §4, each run for
 // V2 (arrays), V1 (objects, vsn=1.0.0) and V1 without vsn.
 
 import (

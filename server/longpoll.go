@@ -20,7 +20,7 @@ import (
 // are ignored, as in Phoenix >= 1.7.22.
 const maxLongPollBatch = 100
 
-// serveLongPoll handles {mount}/longpoll (spec section 6). Every answer but
+// serveLongPoll handles {mount}/longpoll (docs/protocol.md §6). Every answer but
 // a preflight is HTTP 200 with the real status in the JSON body.
 func (e *Endpoint) serveLongPoll(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()

@@ -1,6 +1,6 @@
 package server_test
 
-// LongPoll transport (spec section 6), one test per rule, against a real
+// LongPoll transport (docs/protocol.md §6), one test per rule, against a real
 // endpoint on a loopback port with plain net/http requests. Every answer is
 // checked for access-control-allow-origin and cache-control by lpServer.do.
 

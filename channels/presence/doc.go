@@ -1,6 +1,6 @@
 // Package presence is Phoenix-compatible presence: who is on a topic, as
-// phoenix.js's Presence (onSync, onJoin, onLeave, list) expects it (spec
-// section 7).
+// phoenix.js's Presence (onSync, onJoin, onLeave, list) expects it
+// (docs/protocol.md §7).
 //
 // A Presence is shared by every connection of a node. A channel tracks its
 // socket under a key with a JSON object of metadata, and pushes the topic's

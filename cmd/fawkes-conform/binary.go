@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// Binary frames (spec §3.3) are written in cases as the V2 array they stand
+// Binary frames (docs/protocol.md §3.3) are written in cases as the V2 array they stand
 // for, with the payload as "hex:<bytes>": a client push is
 // [join_ref, ref, topic, event, "hex:.."]; the server's push is
 // [join_ref, null, topic, event, "hex:.."], its reply

@@ -268,8 +268,8 @@ func TestBinaryGolden(t *testing.T) {
 	}
 }
 
-// TestSignToken checks the minted token against the spec's vector (§9),
-// made by the real plug_crypto.
+// TestSignToken checks the minted token against a vector made by the real
+// plug_crypto (docs/protocol.md §9).
 func TestSignToken(t *testing.T) {
 	got, err := signToken(strings.Repeat("abcdefgh", 8), "user socket", "user:42", time.Unix(1_700_000_000, 0), 86400)
 	const want = "SFMyNTY.g2gDbQAAAAd1c2VyOjQybgYAAGjlz4sBYgABUYA.WmSMerRggmj2qSPGLa6lPsfc52fbn49MjIm13KtAchE"

@@ -6,7 +6,7 @@
 //	fawkes-conform -url http://localhost:4000/socket -groups all -phoenix 1.7 -junit report.xml
 //
 // It runs a catalogue of cases (testdata/conformance/*.cases, built in);
-// each names the spec section it checks and the Phoenix release that
+// each names the section of docs/protocol.md it checks and the Phoenix release that
 // introduced the behaviour. The core group needs the server to route
 // "conformance:*" to the conformance channel (fawkes --conformance-channels,
 // or the Elixir channel of docs/conformance.md). Exit status: 0 when no

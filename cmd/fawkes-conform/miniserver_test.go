@@ -71,7 +71,7 @@ func miniReply(joinRef, ref any, topic, status string, response any) []any {
 
 func empty() map[string]any { return map[string]any{} }
 
-// dispatch handles one message by the rules of spec §4.
+// dispatch handles one message by the rules of docs/protocol.md §4.
 func (c *miniConn) dispatch(m []any) {
 	joinRef, ref := m[0], m[1]
 	topic, _ := m[2].(string)

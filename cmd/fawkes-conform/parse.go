@@ -21,7 +21,7 @@ type Case struct {
 	Area   string   // the file's name without ".cases"
 	Name   string   // unique in its area
 	Checks string   // one sentence: the rule, as the case checks it
-	Spec   string   // the section of the protocol spec, e.g. "§4.3 duplicate join"
+	Spec   string   // the section of docs/protocol.md (or "events §" of docs/events-channel.md), e.g. "§4.3 duplicate join"
 	Since  []string // Phoenix release(s) that introduced the behaviour
 	Group  string   // "core", or an opt-in group
 	Tags   []string

@@ -10,7 +10,7 @@ import (
 )
 
 // signToken mints a Phoenix.Token as Phoenix.Token.sign(secret, salt, data)
-// does (spec §9): PBKDF2-HMAC-SHA256 (1000 iterations, 32 bytes) derives
+// does (docs/protocol.md §9): PBKDF2-HMAC-SHA256 (1000 iterations, 32 bytes) derives
 // the key; the payload is the Erlang term {data, signed_at_ms, max_age_s}
 // with data a binary (an Elixir string); the MAC is HMAC-SHA256 over
 // "SFMyNTY." + payload.

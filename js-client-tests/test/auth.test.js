@@ -1,4 +1,4 @@
-// Authentication with Phoenix.Token (spec section 9) through the real
+// Authentication with Phoenix.Token (docs/protocol.md §9) through the real
 // phoenix.js Socket: the binary runs with --auth phoenix-token,
 // FAWKES_SECRET_KEY_BASE = "abcdefgh" x 8 and --token-max-age infinity, so
 // the spec's test vectors (signed in 2023) verify. A token is accepted as
@@ -19,7 +19,7 @@ const WAIT = 3_000;
 
 const SECRET_KEY_BASE = "abcdefgh".repeat(8);
 const SALT = "user socket";
-// Spec section 9: Phoenix.Token.sign(secret, "user socket", "user:42", signed_at: 1_700_000_000).
+// docs/protocol.md §9: Phoenix.Token.sign(secret, "user socket", "user:42", signed_at: 1_700_000_000).
 const USER_42 = "SFMyNTY.g2gDbQAAAAd1c2VyOjQybgYAAGjlz4sBYgABUYA.WmSMerRggmj2qSPGLa6lPsfc52fbn49MjIm13KtAchE";
 
 /** USER_42 with one character of its signature changed. */

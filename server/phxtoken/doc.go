@@ -17,7 +17,7 @@
 // External Term Format (ETF) encoding of {data, signed_at_ms, max_age_s},
 // the MAC an HMAC keyed with PBKDF2(secret_key_base, salt). Encrypted tokens
 // ("XCP.", from Phoenix.Token.encrypt) use XChaCha20-Poly1305 with the same
-// key. See docs/phoenix-protocol.md, section 9, and plug_crypto's
+// key. See docs/protocol.md §9, and plug_crypto's
 // Plug.Crypto module, which this package follows rule for rule but one: a
 // segment must be the canonical base64url that Phoenix.Token writes
 // (unpadded, unused bits zero), where Plug.Crypto also reads a padded one

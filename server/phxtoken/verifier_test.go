@@ -18,7 +18,7 @@ import (
 	"time"
 )
 
-// The vectors of docs/phoenix-protocol.md, section 9, made by plug_crypto.
+// The vectors of docs/protocol.md §9, made by plug_crypto.
 var (
 	vectorKeyBase  = strings.Repeat("abcdefgh", 8)
 	vectorSalt     = "user socket"
