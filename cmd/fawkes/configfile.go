@@ -115,8 +115,13 @@ Environment only (secrets):
     	bearer token that POST /events/{room} accepts (unset: see --ingress)
 
 Endpoints on --addr: {socket-path}/websocket, {socket-path}/longpoll,
-POST /events/{room} (CloudEvents over HTTP), /metrics (Prometheus),
-/healthz (live), /readyz (ready), / (console).
+POST /events/{room} (CloudEvents over HTTP), /metrics (Prometheus; on
+--metrics-addr instead if set), /healthz (live), /readyz (ready), and, as
+--console says, / (the operator console), /console/stats, /console/check.
+
+Exit codes: 0 after a complete drain (SIGTERM, SIGINT), 1 when the drain
+outlasts --shutdown-grace or the server cannot start, 2 for an invalid
+setting.
 
 Flags:
 `, secretKeyBaseEnv, ingressTokenEnv)
