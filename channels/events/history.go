@@ -45,7 +45,9 @@ type History interface {
 	// ones; limit <= 0 means all that are kept), or from the oldest kept
 	// when after is "". Page.Found is false when no kept event has that
 	// id: it expired, was pushed out, or never was. It returns by the time
-	// ctx ends at the latest.
+	// ctx ends at the latest. It may be called concurrently with anything;
+	// the page's slices may be shared with other callers and must not be
+	// modified.
 	Since(ctx context.Context, room, after string, limit int) (Page, error)
 }
 

@@ -118,6 +118,8 @@ type History struct {
 	mu        sync.Mutex
 	published map[string]mark // room -> the last event this node published there
 	nextSweep time.Time
+
+	reads reads
 }
 
 // mark is the Seq of the last event this node published in a room.
@@ -235,22 +237,38 @@ var sinceScript = goredis.NewScript(sinceLua)
 
 // Since implements events.History with one script run (EVALSHA), or more
 // while this node's last events in the room are still on their way to
-// Redis.
+// Redis. Concurrent reads of the same page share one run, as long as it
+// starts after each of them was asked (see reads): when a node drains,
+// its members rejoin elsewhere together, all after the same event. The
+// page's slices are shared between them and must not be modified.
 func (h *History) Since(ctx context.Context, room, after string, limit int) (events.Page, error) {
+	f := h.reads.join(readKey{room, after, limit}, func(f *flight) {
+		// The read outlives a caller that gives up: others may wait for it.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), readLimit)
+		defer cancel()
+		f.page, f.err = h.read(ctx, room, after, limit)
+	})
+	select {
+	case <-f.done:
+		return f.page, f.err
+	case <-ctx.Done():
+		return events.Page{}, fmt.Errorf("eventsredis: reading the history of %q: %w", room, ctx.Err())
+	}
+}
+
+// readLimit bounds one read, shared or not; pendingLimit bounds the part
+// of it spent waiting for this node's events.
+const readLimit = 5 * time.Second
+
+// read runs the script until it has an answer.
+func (h *History) read(ctx context.Context, room, after string, limit int) (events.Page, error) {
 	waitFor := h.lastPublished(room)
 	keys := []string{h.streamKey(room), h.marksKey(room)}
-	if waitFor != 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, pendingLimit)
-		defer cancel()
-	}
 	retries := missingRetries
-	for pending := false; ; pending = true {
+	var pendingSince time.Time
+	for {
 		res, err := sinceScript.Run(ctx, h.client, keys, h.node, waitFor, after, h.size, h.ttl.Milliseconds(), max(limit, 0),
 			earlierWindow.Milliseconds(), earlierMax).StringSlice()
-		if err != nil && pending && ctx.Err() != nil {
-			return events.Page{}, fmt.Errorf("eventsredis: this node's events of %q are not in Redis yet: %w", room, ctx.Err())
-		}
 		if err != nil {
 			return events.Page{}, fmt.Errorf("eventsredis: reading the history of %q: %w", room, err)
 		}
@@ -259,8 +277,11 @@ func (h *History) Since(ctx context.Context, room, after string, limit int) (eve
 		}
 		switch res[0] {
 		case "pending":
-			if !sleep(ctx, pendingPoll) {
-				return events.Page{}, fmt.Errorf("eventsredis: this node's events of %q are not in Redis yet: %w", room, ctx.Err())
+			if pendingSince.IsZero() {
+				pendingSince = time.Now()
+			}
+			if time.Since(pendingSince) > pendingLimit || !sleep(ctx, pendingPoll) {
+				return events.Page{}, fmt.Errorf("eventsredis: this node's events of %q are not in Redis after %v", room, time.Since(pendingSince).Round(time.Millisecond))
 			}
 			continue
 		case "missing":
@@ -274,6 +295,67 @@ func (h *History) Since(ctx context.Context, room, after string, limit int) (eve
 		}
 		return events.Page{}, fmt.Errorf("eventsredis: unexpected answer %q from the history script", res[0])
 	}
+}
+
+// readKey names what a read returns.
+type readKey struct {
+	room, after string
+	limit       int
+}
+
+// flight is one read and the callers that wait for it.
+type flight struct {
+	key  readKey
+	done chan struct{} // closed when page and err are set
+	page events.Page
+	err  error
+}
+
+// reads coalesces concurrent reads of one key. A caller may share a read
+// that has not started yet, never one under way: that one may have read
+// the stream before the caller subscribed to the room. So for each key
+// there is at most the read running and the next one, which its first
+// caller starts once the running one is over.
+type reads struct {
+	mu      sync.Mutex
+	running map[readKey]*flight
+	next    map[readKey]*flight
+}
+
+// join returns the flight of k the caller waits for: the next one if there
+// is one, else a new one, run by read on a goroutine of its own once the
+// running one (if any) is over.
+func (r *reads) join(k readKey, read func(*flight)) *flight {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.running == nil {
+		r.running, r.next = make(map[readKey]*flight), make(map[readKey]*flight)
+	}
+	if f := r.next[k]; f != nil {
+		return f
+	}
+	f := &flight{key: k, done: make(chan struct{})}
+	running := r.running[k]
+	if running == nil {
+		r.running[k] = f
+	} else {
+		r.next[k] = f
+	}
+	go func() {
+		if running != nil {
+			<-running.done
+			r.mu.Lock()
+			delete(r.next, k)
+			r.running[k] = f
+			r.mu.Unlock()
+		}
+		read(f)
+		r.mu.Lock()
+		delete(r.running, k)
+		r.mu.Unlock()
+		close(f.done)
+	}()
+	return f
 }
 
 // sleep waits d, or reports false when ctx ends first.

@@ -30,8 +30,12 @@ func TestReadWaitsForThisNodesEvents(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	_, err = h.Since(ctx, "r", "", 0)
 	cancel()
-	if err == nil || !strings.Contains(err.Error(), "not in Redis yet") {
+	if err == nil || !strings.Contains(err.Error(), "deadline exceeded") {
 		t.Fatalf("read while this node's event is on its way: %v", err)
+	}
+	time.Sleep(pendingLimit + 100*time.Millisecond) // that read gives up
+	if _, err := h.read(context.Background(), "r", "", 0); err == nil || !strings.Contains(err.Error(), "not in Redis after") {
+		t.Fatalf("read after the pending limit: %v", err)
 	}
 	read := make(chan events.Page, 1)
 	go func() {
@@ -55,5 +59,43 @@ func TestReadWaitsForThisNodesEvents(t *testing.T) {
 	}
 	if got := h.lastPublished("r"); got != seq {
 		t.Errorf("last published %d after a refused publish, want %d", got, seq)
+	}
+}
+
+// Reads of one page share a run that has not started, never one under way.
+func TestReadsShareOnlyRunsNotStarted(t *testing.T) {
+	var r reads
+	k := readKey{room: "r", after: "x"}
+	started := make(chan int, 10)
+	release := make(chan struct{})
+	runs := 0
+	read := func(f *flight) {
+		runs++
+		started <- runs
+		<-release
+		f.page.Through = uint64(runs)
+	}
+	first := r.join(k, read)
+	<-started // the first run is under way
+	second := r.join(k, read)
+	third := r.join(k, read)
+	if second == first || third != second {
+		t.Fatal("a caller that came during a run shares it, or two callers after it do not share the next one")
+	}
+	release <- struct{}{}
+	<-first.done
+	<-started // the second run starts once the first is over
+	fourth := r.join(k, read)
+	if fourth == second {
+		t.Fatal("a caller shares a run under way")
+	}
+	close(release)
+	<-second.done
+	<-fourth.done
+	if first.page.Through != 1 || third.page.Through != 2 || fourth.page.Through != 3 {
+		t.Errorf("runs: %d %d %d", first.page.Through, third.page.Through, fourth.page.Through)
+	}
+	if other := r.join(readKey{room: "r", after: "y"}, func(*flight) {}); other == fourth {
+		t.Error("another key shares a run")
 	}
 }
