@@ -119,7 +119,7 @@ func (e *Endpoint) forward(ctx context.Context, owner, kind string, q lpRequest)
 	}
 	took := time.Since(start)
 	e.log.Debug().Str("node", owner).Str("kind", kind).Int("status", a.status).Bool("no_session", noSession).
-		Dur("took", took).Err(err).Msg("longpoll request forwarded")
+		Dur("took_ms", took).Err(err).Msg("longpoll request forwarded")
 	switch {
 	case err == nil, ctx.Err() != nil: // done, or the client went away
 	case errors.Is(err, pubsub.ErrUnknownNode):
@@ -127,7 +127,7 @@ func (e *Endpoint) forward(ctx context.Context, owner, kind string, q lpRequest)
 		e.warn(&e.log, "longpoll session owner gone").Str("node", owner).Str("kind", kind).Msg("longpoll session owner gone")
 	default:
 		e.stats.lpForwardFailed.Add(1)
-		e.warn(&e.log, "longpoll forward failed").Str("node", owner).Str("kind", kind).Dur("took", took).Err(err).Msg("longpoll forward failed")
+		e.warn(&e.log, "longpoll forward failed").Str("node", owner).Str("kind", kind).Dur("took_ms", took).Err(err).Msg("longpoll forward failed")
 	}
 	return a, noSession, err
 }

@@ -313,7 +313,7 @@ func (s *lpSession) finish(r closeReason) {
 	info := r.info()
 	s.log.WithLevel(info.level).
 		Str("vsn", s.ser.Version().String()).
-		Dur("duration", time.Since(s.started)).
+		Dur("duration_ms", time.Since(s.started)).
 		Str("close_reason", info.label).
 		Int64("messages_in", s.msgsInLoad()).
 		Int64("messages_out", s.msgsOutLoad()).

@@ -42,9 +42,12 @@ type wsConn struct {
 
 	lastRead atomic.Int64  // unix nanos of the last inbound frame
 	reason   atomic.Uint32 // first closeReason
-	msgsIn   atomic.Int64
-	msgsOut  atomic.Int64
-	doneOnce sync.Once
+	// clientCode is the close code the client sent (0: none), echoed back
+	// and logged when the client closed first.
+	clientCode atomic.Uint32
+	msgsIn     atomic.Int64
+	msgsOut    atomic.Int64
+	doneOnce   sync.Once
 }
 
 // readerPool holds read buffers between readiness events, so an idle
@@ -221,8 +224,11 @@ func (c *wsConn) readFrame(br *bufio.Reader) bool {
 		case ws.OpPing:
 			c.out.push(ws.OpPong, payload)
 		case ws.OpClose:
-			c.reason.CompareAndSwap(0, uint32(closeClient))
-			c.out.close(echoCloseCode(payload))
+			code := echoCloseCode(payload)
+			if c.reason.CompareAndSwap(0, uint32(closeClient)) {
+				c.clientCode.Store(uint32(code))
+			}
+			c.out.close(code)
 			return false
 		}
 		return true
@@ -271,10 +277,27 @@ func (c *wsConn) readFrame(br *bufio.Reader) bool {
 }
 
 func echoCloseCode(payload []byte) uint16 {
-	if len(payload) >= 2 {
-		return uint16(payload[0])<<8 | uint16(payload[1])
+	if len(payload) < 2 {
+		return 0
 	}
-	return 0
+	code := uint16(payload[0])<<8 | uint16(payload[1])
+	if !sendableCloseCode(code) {
+		return 1002 // RFC 6455 7.4: a code that may not be sent is a protocol error
+	}
+	return code
+}
+
+// sendableCloseCode reports whether code may travel in a close frame (RFC
+// 6455 7.4): 1005, 1006 and 1015 are reserved for reporting, and codes
+// below 1000, 1004 and unassigned ones up to 2999 are not defined.
+func sendableCloseCode(code uint16) bool {
+	switch {
+	case code >= 1000 && code <= 1003, code >= 1007 && code <= 1014:
+		return true
+	case code >= 3000 && code <= 4999:
+		return true
+	}
+	return false
 }
 
 func (c *wsConn) protocolError(what string) {
@@ -326,12 +349,18 @@ func (c *wsConn) teardown() {
 		info := r.info()
 		c.e.stats.connections.Add(-1)
 		c.e.stats.closed(r)
-		c.with(c.e.log.WithLevel(info.level)).
+		code := info.code
+		if r == closeClient {
+			code = uint16(c.clientCode.Load())
+		}
+		ev := c.with(c.e.log.WithLevel(info.level)).
 			Str("vsn", c.ser.Version().String()).
-			Dur("duration", time.Since(c.started)).
-			Str("close_reason", info.label).
-			Uint16("close_code", info.code).
-			Int64("messages_in", c.msgsIn.Load()).
+			Dur("duration_ms", time.Since(c.started)).
+			Str("close_reason", info.label)
+		if code != 0 { // no close frame (a reset, a write error): no code
+			ev = ev.Uint16("close_code", code)
+		}
+		ev.Int64("messages_in", c.msgsIn.Load()).
 			Int64("messages_out", c.msgsOut.Load()).
 			Msg("connection closed")
 		c.e.unregister(c)

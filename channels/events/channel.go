@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/fawkes-rt/fawkes/channels"
 	"github.com/fawkes-rt/fawkes/protocol/jsontext"
 )
@@ -170,12 +172,19 @@ func (c *channel) Terminate(s *channels.Socket, reason channels.Reason) {
 	c.svc.left(c.topic)
 	old := c.set.Swap(nil)
 	c.svc.sets.release(old)
-	c.svc.cfg.Logger.Info().
+	// A channel that ends with its connection is logged at debug: the
+	// connection's own line says why it closed, and a drain of thousands
+	// of clients should not write thousands of info lines.
+	level := zerolog.InfoLevel
+	if reason == channels.ReasonClosed {
+		level = zerolog.DebugLevel
+	}
+	c.svc.cfg.Logger.WithLevel(level).
 		Str("topic", c.topic).
 		Str("reason", reason.String()).
 		Strs("subscriptions", c.patterns).
 		Int("errors", c.errors).
-		Dur("duration", c.svc.cfg.Now().Sub(c.joinedAt)).
+		Dur("duration_ms", c.svc.cfg.Now().Sub(c.joinedAt)).
 		Time("last_activity", c.lastActivity).
 		Msg("events channel closed")
 }

@@ -252,7 +252,7 @@ func TestErrorCountAndTerminateLog(t *testing.T) {
 		Level, Topic, Reason, Message string
 		Subscriptions                 []string
 		Errors                        int
-		Duration                      float64
+		Duration                      float64 `json:"duration_ms"`
 	}
 	logs := strings.TrimSpace(w.log.String())
 	if strings.Count(logs, "\n") != 0 {
