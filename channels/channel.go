@@ -8,10 +8,22 @@ import (
 // Channel handles one joined topic on one connection. A Router creates a new
 // Channel for every join, so a Channel keeps its per-join state in itself.
 //
-// The Mux calls Join, HandleIn and Terminate one at a time, in the order
-// messages arrive on the connection. A panic in any of them is recovered:
-// in Join it refuses the join with "join crashed"; in HandleIn it sends
-// phx_error {"reason":"channel_crash"} and removes the channel, while the
+// Concurrency: the Mux calls Join, AfterJoin, HandleIn and Terminate of one
+// channel one at a time, in the order the channel's messages arrived, with
+// no lock of the Mux held, so a channel needs no lock for state only these
+// methods touch. Each channel of an endpoint's WebSocket connection runs
+// them on a goroutine of its own while it has messages (there is none for
+// an idle channel), so they may block: on a database, say. A slow channel
+// then delays its own later messages only, never the connection's other
+// channels nor its heartbeats, as a channel process in Phoenix. (Under
+// LongPoll, and with a Mux whose MuxConfig.Concurrent is off, the goroutine
+// that delivers the message runs them.) A Filter's FilterBroadcast, and
+// whatever goroutines the channel starts itself, run concurrently with
+// these methods: state they share needs a lock or atomics.
+//
+// A panic in any of them is recovered: in Join it refuses the join with
+// "join crashed"; in AfterJoin or HandleIn it runs Terminate with
+// ReasonCrashed and sends phx_error {"reason":"channel_crash"}, while the
 // connection and its other channels live on.
 type Channel interface {
 	// Join decides a phx_join with its payload (raw JSON). A Reply with status
@@ -19,18 +31,27 @@ type Channel interface {
 	Join(s *Socket, payload []byte) Reply
 	// HandleIn handles any other event the client sends on the topic.
 	HandleIn(s *Socket, in Inbound) Result
-	// Terminate runs once when the channel ends, for the reason given. Pushes
-	// made here still reach the client when the connection is open.
+	// Terminate runs once when a joined channel ends, for the reason given.
+	// Pushes made here still reach the client when the connection is open.
 	Terminate(s *Socket, reason Reason)
 }
 
 // Filter is implemented by channels that decide, per subscriber, what a
-// broadcast on their topic becomes (Phoenix's intercept/handle_out).
+// broadcast on their topic becomes (Phoenix's intercept/handle_out). The
+// route's Intercept option limits it to the events named.
+//
+// Concurrency: FilterBroadcast runs on the publisher's goroutine (the
+// HandleIn of another channel, a server goroutine, a cluster adapter's
+// receiver), while the PubSub holds its subscription lock, concurrently
+// with this channel's own methods and with the filters of the other
+// subscribers. It must be safe for concurrent use, must not block (every
+// subscriber after it waits), and must not publish, subscribe or
+// unsubscribe (pubsub.Local would deadlock); s.Push is fine.
 type Filter interface {
 	// FilterBroadcast returns whether b goes to this channel's client as it
 	// is. To rewrite it, push something else with s.Push and return false.
-	// It runs on the publisher's goroutine, concurrently with HandleIn: it
-	// must be safe for concurrent use and must not block.
+	// pubsub.Decode reads b's payload as a Go value, decoded once for all
+	// subscribers.
 	FilterBroadcast(s *Socket, b *pubsub.Broadcast) bool
 }
 
@@ -38,8 +59,8 @@ type Filter interface {
 // Phoenix's send(self(), :after_join) idiom: AfterJoin runs after the join
 // reply went out and the socket subscribed to its topic, so a state pushed
 // here (presence_state, say) cannot miss a broadcast made meanwhile. It runs
-// on the dispatching goroutine, before the next client message; a panic is
-// handled as in HandleIn.
+// as the Channel's methods do (see Channel), right after Join and before
+// the channel's next message; a panic is handled as in HandleIn.
 type AfterJoiner interface {
 	AfterJoin(s *Socket)
 }

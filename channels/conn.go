@@ -20,13 +20,20 @@ type Conn struct {
 }
 
 // Transport is the connection side of a Mux.
+//
+// Concurrency: the Mux calls it from every goroutine that handles the
+// connection: channels' callbacks, publishers delivering broadcasts (with
+// the PubSub's lock held), the caller of Dispatch. Both methods must be safe
+// for concurrent use and must not block.
 type Transport interface {
-	// Send queues one encoded frame for the client, in order. It must not
-	// block and must be safe for concurrent use; frames sent after the
-	// connection closed are dropped.
+	// Send queues one encoded frame for the client; frames sent from one
+	// goroutine go out in that order. Frames sent after the connection
+	// closed are dropped.
 	Send(f protocol.Frame)
 	// Disconnect closes the connection because its socket id was sent a
-	// "disconnect" broadcast (WebSocket close 1001; LongPoll ends the session).
+	// "disconnect" broadcast (WebSocket close 1001; LongPoll ends the
+	// session). It runs on the publisher's goroutine: it must not call
+	// Mux.Close there and wait for it, which would wait for the PubSub.
 	Disconnect()
 }
 

@@ -39,8 +39,9 @@ var (
 	payloadCrash     = []byte(`{"reason":"channel_crash"}`)
 )
 
-// Hooks observe a Mux, for metrics. Nil fields are skipped. They run on the
-// dispatching goroutine and must not block.
+// Hooks observe a Mux, for metrics. Nil fields are skipped. They run on
+// the goroutine that handles the message concerned (see MuxConfig.Concurrent)
+// and must not block.
 type Hooks struct {
 	// Joined is called after every join attempt; status is the reply status,
 	// or "unmatched", "too_many" or "crashed" for the Mux's own refusals.
@@ -65,16 +66,38 @@ type MuxConfig struct {
 	Conn Conn
 	// MaxChannels limits joined channels. Zero means DefaultMaxChannels.
 	MaxChannels int
+	// Concurrent runs the callbacks of each channel on a goroutine of their
+	// own while the channel has messages to handle, so that a slow Join or
+	// HandleIn delays only its own channel, never the connection's other
+	// channels nor its heartbeats: Dispatch returns once the message is
+	// queued. An idle channel holds no goroutine. The endpoint sets it for
+	// WebSocket connections.
+	//
+	// Zero means the goroutine that calls Dispatch runs the callbacks, and
+	// Dispatch returns once the message has been handled (unless its channel
+	// is busy on another goroutine, which then handles it in turn): the
+	// behaviour a test or a transport that waits for each message wants.
+	Concurrent bool
 	// Logger receives the Mux's logs. Nil means no logging.
 	Logger *zerolog.Logger
 	// Hooks observe the Mux.
 	Hooks Hooks
 }
 
+// Bounds of the messages queued on a connection's channels (Concurrent):
+// past them Dispatch waits for the channels to catch up, which stops the
+// transport reading from a client that floods a slow channel. A message
+// larger than maxQueuedBytes is taken when nothing else is queued.
+const (
+	maxQueued      = 128
+	maxQueuedBytes = 1 << 20
+)
+
 // Mux is the per-connection channel multiplexer. The transport calls
-// Dispatch with each decoded message, in arrival order, from one goroutine
-// at a time; Dispatch handles it completely (a join is synchronous) before
-// returning. Close ends every channel. Mux is safe for concurrent use.
+// Dispatch with each decoded message, in arrival order, and Close when the
+// connection ends. Messages of one topic are handled in the order they
+// arrived, one at a time; messages of different topics may be handled
+// concurrently (see MuxConfig.Concurrent). Mux is safe for concurrent use.
 type Mux struct {
 	router      *Router
 	pubsub      pubsub.PubSub
@@ -82,14 +105,29 @@ type Mux struct {
 	transport   Transport
 	conn        Conn
 	maxChannels int
+	concurrent  bool
 	log         zerolog.Logger
 	hooks       Hooks
 	idSub       *idSubscriber
 
-	mu       sync.Mutex
-	channels []*Socket // joined channels: connections join few, so a slice beats a map in memory and lookups
-	closed   bool
+	// mu guards channels, closed, the queue counters and every Socket's
+	// lane. It is held briefly, never while a channel callback runs.
+	mu          sync.Mutex
+	channels    []*Socket // one per topic: connections join few, so a slice beats a map in memory and lookups
+	closed      bool
+	queued      int32      // messages in the channels' queues
+	queuedBytes int32      // their payload bytes
+	space       *sync.Cond // signalled when the queues shrink; made on first wait
 }
+
+// laneStatus is where a registered Socket's channel stands.
+type laneStatus uint8
+
+const (
+	laneJoining laneStatus = iota // registered by Dispatch, join not handled yet
+	laneJoined                    // the channel is live
+	laneEnded                     // the channel ended (or was refused); the Socket stays registered until its inbox is handled
+)
 
 // NewMux returns a Mux for one connection. If conn.ID is set, the Mux
 // subscribes to it so that a "disconnect" broadcast closes the connection.
@@ -101,6 +139,7 @@ func NewMux(cfg MuxConfig) *Mux {
 		transport:   cfg.Transport,
 		conn:        cfg.Conn,
 		maxChannels: cfg.MaxChannels,
+		concurrent:  cfg.Concurrent,
 		hooks:       cfg.Hooks,
 		log:         zerolog.Nop(),
 	}
@@ -133,103 +172,243 @@ func (x *Mux) Serializer() protocol.Serializer { return x.ser }
 func (x *Mux) Len() int {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	return len(x.channels)
+	n := 0
+	for _, s := range x.channels {
+		if s.status == laneJoined {
+			n++
+		}
+	}
+	return n
 }
 
 // Dispatch handles one client message by the rules of docs/protocol.md §4.
+// A heartbeat is answered at once, whatever the channels are doing; a
+// message for a channel is handled on the channel's turn (see
+// MuxConfig.Concurrent). The message's payload must stay unchanged until
+// it has been handled: give each message its own buffer. Dispatch must not
+// be called from a channel's callbacks.
 func (x *Mux) Dispatch(msg protocol.Message) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if x.closed {
-		return
-	}
 	if msg.Topic == TopicPhoenix && msg.Event == EventHeartbeat {
-		x.reply(protocol.Ref{}, msg.Ref, msg.Topic, OK(nil))
-		return
-	}
-	s := x.lookup(msg.Topic)
-	if msg.Event == EventJoin {
-		x.join(msg, s)
-		return
-	}
-	if s == nil {
-		if msg.Event == EventLeave {
-			x.reply(msg.JoinRef, msg.Ref, msg.Topic, OK(nil))
-		} else {
-			x.reply(protocol.Ref{}, msg.Ref, msg.Topic, Error(replyUnmatched))
+		x.mu.Lock()
+		closed := x.closed
+		x.mu.Unlock()
+		if !closed {
+			x.reply(protocol.Ref{}, msg.Ref, msg.Topic, OK(nil))
 		}
 		return
 	}
-	if !msg.JoinRef.IsNull() && !msg.JoinRef.Equal(s.joinRef) {
+	x.mu.Lock()
+	var s *Socket
+	for {
+		if x.closed {
+			x.mu.Unlock()
+			return
+		}
+		s = x.lookup(msg.Topic)
+		if s == nil || !s.running {
+			break
+		}
+		if x.full(len(msg.Payload)) {
+			// Wait for room, then decide again: meanwhile the lane may have
+			// emptied, or the topic changed hands.
+			x.wait()
+			continue
+		}
+		if s.queue == nil {
+			s.queue = new([]protocol.Message)
+		}
+		*s.queue = append(*s.queue, msg)
+		x.queued++
+		x.queuedBytes += int32(len(msg.Payload))
+		x.mu.Unlock()
+		return
+	}
+	if s == nil {
+		// No channel and nothing queued on the topic: the Mux answers
+		// alone, or registers the channel of a join.
+		var rt *route
+		status := ""
+		switch {
+		case msg.Event != EventJoin:
+		case x.router.match(msg.Topic) == nil:
+			status = "unmatched"
+		case len(x.channels) >= x.maxChannels:
+			status = "too_many"
+		default:
+			rt = x.router.match(msg.Topic)
+		}
+		if rt == nil {
+			x.mu.Unlock()
+			x.refuse(msg, status)
+			return
+		}
+		s = &Socket{mux: x, topic: msg.Topic, route: rt}
+		x.channels = append(x.channels, s)
+	}
+	s.running = true
+	x.mu.Unlock()
+	if x.concurrent {
+		go x.run(s, msg)
+	} else {
+		x.run(s, msg)
+	}
+}
+
+// refuse answers a message for a topic without a channel: a join the Mux
+// refuses (status "unmatched" or "too_many"), a leave, or any other event.
+func (x *Mux) refuse(msg protocol.Message, status string) {
+	switch {
+	case status == "too_many":
+		x.reply(msg.JoinRef, msg.Ref, msg.Topic, Error(replyTooMany))
+	case msg.Event == EventLeave:
+		x.reply(msg.JoinRef, msg.Ref, msg.Topic, OK(nil))
+	default:
+		x.reply(protocol.Ref{}, msg.Ref, msg.Topic, Error(replyUnmatched))
+	}
+	if status != "" && x.hooks.Joined != nil {
+		x.hooks.Joined(msg.Topic, status, 0)
+	}
+}
+
+// full reports whether the connection's queue has no room for a message
+// of n payload bytes; x.mu is held.
+func (x *Mux) full(n int) bool {
+	return x.queued > 0 && (x.queued >= maxQueued || int(x.queuedBytes)+n > maxQueuedBytes)
+}
+
+// wait waits until the queue shrinks or the Mux closes; x.mu is held.
+func (x *Mux) wait() {
+	if x.space == nil {
+		x.space = sync.NewCond(&x.mu)
+	}
+	x.space.Wait()
+}
+
+// run handles msg, then the messages queued on s's lane meanwhile, until
+// the lane is empty. A join on a topic already registered replaces the
+// topic's Socket; the lane moves to the new one.
+func (x *Mux) run(s *Socket, msg protocol.Message) {
+	for {
+		s = x.handle(s, msg)
+		x.mu.Lock()
+		if x.closed {
+			s.running = false
+			x.mu.Unlock()
+			x.end(s, ReasonClosed)
+			return
+		}
+		if s.queue == nil {
+			s.running = false
+			if s.status == laneEnded {
+				x.unregister(s)
+			}
+			x.mu.Unlock()
+			return
+		}
+		q := *s.queue
+		msg = q[0]
+		q[0] = protocol.Message{}
+		if len(q) == 1 {
+			s.queue = nil
+		} else {
+			*s.queue = q[1:]
+		}
+		x.queued--
+		x.queuedBytes -= int32(len(msg.Payload))
+		if x.space != nil {
+			x.space.Broadcast()
+		}
+		x.mu.Unlock()
+	}
+}
+
+// handle handles one message of s's topic on s's lane, and returns the
+// topic's Socket afterwards.
+func (x *Mux) handle(s *Socket, msg protocol.Message) *Socket {
+	x.mu.Lock()
+	status := s.status
+	x.mu.Unlock()
+	switch {
+	case msg.Event == EventJoin:
+		return x.join(msg, s, status)
+	case status != laneJoined:
+		// The channel ended, or its join was refused, before this message.
+		x.refuse(msg, "")
+	case !msg.JoinRef.IsNull() && !msg.JoinRef.Equal(s.joinRef):
 		if x.hooks.Dropped != nil {
 			x.hooks.Dropped(msg.Topic, msg.Event)
 		}
 		x.logConn(x.log.Debug()).Str("topic", msg.Topic).Str("event", msg.Event).Msg("dropped message with outdated join_ref")
-		return
-	}
-	if msg.Event == EventLeave {
+	case msg.Event == EventLeave:
 		x.leave(msg, s)
-		return
+	default:
+		x.handleIn(msg, s)
 	}
-	x.handleIn(msg, s)
+	return s
 }
 
-func (x *Mux) join(msg protocol.Message, old *Socket) {
+// join handles a phx_join on s's lane: the join that registered s (status
+// laneJoining), a join after s's channel ended, or a duplicate join of a
+// live channel, which ends it. The last two go to a new Socket, which takes
+// over the lane.
+func (x *Mux) join(msg protocol.Message, s *Socket, status laneStatus) *Socket {
 	start := time.Now()
-	status := ""
-	defer func() {
-		if x.hooks.Joined != nil {
-			x.hooks.Joined(msg.Topic, status, time.Since(start))
+	var old *Socket
+	if status != laneJoining {
+		ns := &Socket{mux: x, topic: msg.Topic, route: s.route}
+		x.mu.Lock()
+		for i, c := range x.channels {
+			if c == s {
+				x.channels[i] = ns
+			}
 		}
-	}()
-	rt := x.router.match(msg.Topic)
-	if rt == nil {
-		status = "unmatched"
-		x.reply(protocol.Ref{}, msg.Ref, msg.Topic, Error(replyUnmatched))
-		return
-	}
-	if old != nil {
-		x.remove(old)
-		x.terminate(old, ReasonDuplicateJoin)
-	}
-	// closeOld sends the old channel's phx_close, which follows the new join's
-	// reply and precedes the new channel's output.
-	closeOld := func() {
-		if old != nil {
-			x.sendControl(old.joinRef, msg.Topic, EventClose, nil)
+		ns.queue, ns.running = s.queue, true
+		s.queue, s.running = nil, false
+		x.mu.Unlock()
+		if status == laneJoined {
+			old = s
+			x.end(old, ReasonDuplicateJoin)
 		}
+		s = ns
 	}
-	if len(x.channels) >= x.maxChannels {
-		status = "too_many"
-		x.reply(msg.JoinRef, msg.Ref, msg.Topic, Error(replyTooMany))
-		closeOld()
-		return
-	}
-	s := &Socket{mux: x, topic: msg.Topic, joinRef: msg.JoinRef, stamp: msg.JoinRef}
+	s.joinRef, s.stamp = msg.JoinRef, msg.JoinRef
 	if s.stamp.IsNull() {
 		s.stamp = msg.Ref
 	}
-	reply, crashed := x.callJoin(s, rt, msg.Payload)
+	reply, crashed := x.callJoin(s, s.route, msg.Payload)
+	result := reply.Status
 	if crashed {
-		status = "crashed"
-		s.setState(stateClosed)
-		x.reply(msg.JoinRef, msg.Ref, msg.Topic, Error(replyJoinCrashed))
-		closeOld()
-		return
+		result, reply = "crashed", Error(replyJoinCrashed)
 	}
-	status = reply.Status
 	x.reply(msg.JoinRef, msg.Ref, msg.Topic, reply)
-	closeOld()
-	if reply.Status != "ok" {
-		s.setState(stateClosed)
-		return
+	if old != nil {
+		// The old channel's phx_close follows the new join's reply and
+		// precedes the new channel's output.
+		x.sendControl(old.joinRef, msg.Topic, EventClose, nil)
 	}
-	x.channels = append(x.channels, s)
-	x.pubsub.Subscribe(msg.Topic, s)
+	if x.hooks.Joined != nil {
+		x.hooks.Joined(msg.Topic, result, time.Since(start))
+	}
+	if crashed || reply.Status != StatusOK {
+		s.setState(stateClosed)
+		x.mu.Lock()
+		s.status = laneEnded
+		x.mu.Unlock()
+		return s
+	}
+	x.mu.Lock()
+	s.status = laneJoined
+	closed := x.closed
+	x.mu.Unlock()
+	if closed {
+		return s // run ends it: Terminate, nothing sent
+	}
+	x.pubsub.Subscribe(msg.Topic, s.subscriber())
 	s.setState(stateJoined)
 	if aj, ok := s.channel.(AfterJoiner); ok {
 		x.afterJoin(s, aj)
 	}
+	return s
 }
 
 // afterJoin runs the channel's AfterJoin; a panic crashes the channel.
@@ -237,9 +416,7 @@ func (x *Mux) afterJoin(s *Socket, aj AfterJoiner) {
 	defer func() {
 		if r := recover(); r != nil {
 			x.panicked("after_join", s.topic, r)
-			x.remove(s)
-			x.terminate(s, ReasonCrashed)
-			x.sendControl(s.joinRef, s.topic, EventError, payloadCrash)
+			x.crash(s)
 		}
 	}()
 	aj.AfterJoin(s)
@@ -263,7 +440,6 @@ func (x *Mux) callJoin(s *Socket, rt *route, payload []byte) (reply Reply, crash
 	}
 	s.channel = rt.factory(s.topic)
 	s.filter, _ = s.channel.(Filter)
-	s.route = rt
 	reply = s.channel.Join(s, payload)
 	if reply.err != nil {
 		x.encodeFailed(s.topic, EventJoin, reply.err)
@@ -274,39 +450,34 @@ func (x *Mux) callJoin(s *Socket, rt *route, payload []byte) (reply Reply, crash
 
 func (x *Mux) leave(msg protocol.Message, s *Socket) {
 	x.reply(s.stamp, msg.Ref, msg.Topic, OK(nil))
-	x.remove(s)
-	x.sendControl(s.joinRef, s.topic, EventClose, nil)
-	x.terminate(s, ReasonLeft)
+	if x.stop(s) {
+		x.sendControl(s.joinRef, s.topic, EventClose, nil)
+		x.terminate(s, ReasonLeft)
+	}
 }
 
 func (x *Mux) handleIn(msg protocol.Message, s *Socket) {
 	res, crashed := x.callHandleIn(s, Inbound{Event: msg.Event, Payload: msg.Payload, Binary: msg.Binary, Ref: msg.Ref})
+	if !crashed && res.Reply != nil && res.Reply.err != nil {
+		// Phoenix crashes on a reply it cannot encode.
+		x.encodeFailed(s.topic, msg.Event, res.Reply.err)
+		crashed = true
+	}
 	if crashed {
-		x.remove(s)
-		x.terminate(s, ReasonCrashed)
-		x.sendControl(s.joinRef, s.topic, EventError, payloadCrash)
+		x.crash(s)
 		return
 	}
 	if res.Reply != nil {
-		if res.Reply.err != nil {
-			// Phoenix crashes on a reply it cannot encode.
-			x.encodeFailed(s.topic, msg.Event, res.Reply.err)
-			x.remove(s)
-			x.terminate(s, ReasonCrashed)
-			x.sendControl(s.joinRef, s.topic, EventError, payloadCrash)
-			return
-		}
 		_ = s.ReplyTo(msg.Ref, *res.Reply)
 	}
 	switch res.Stop {
 	case StopNormal:
-		x.remove(s)
-		x.terminate(s, ReasonStopped)
-		x.sendControl(s.joinRef, s.topic, EventClose, nil)
+		if x.stop(s) {
+			x.terminate(s, ReasonStopped)
+			x.sendControl(s.joinRef, s.topic, EventClose, nil)
+		}
 	case StopError:
-		x.remove(s)
-		x.terminate(s, ReasonCrashed)
-		x.sendControl(s.joinRef, s.topic, EventError, payloadCrash)
+		x.crash(s)
 	}
 }
 
@@ -320,20 +491,50 @@ func (x *Mux) callHandleIn(s *Socket, in Inbound) (res Result, crashed bool) {
 	return s.channel.HandleIn(s, in), false
 }
 
-// remove unregisters s from the connection and its topic.
-func (x *Mux) remove(s *Socket) {
+// crash ends s's channel as crashed: Terminate, then phx_error.
+func (x *Mux) crash(s *Socket) {
+	if x.stop(s) {
+		x.terminate(s, ReasonCrashed)
+		x.sendControl(s.joinRef, s.topic, EventError, payloadCrash)
+	}
+}
+
+// end ends s's channel for reason, if it is live: Terminate, and nothing
+// sent for the Mux.
+func (x *Mux) end(s *Socket, reason Reason) {
+	if x.stop(s) {
+		x.terminate(s, reason)
+	}
+}
+
+// stop marks s's channel ended and unsubscribes it, and reports whether it
+// was live: the caller then terminates it. The Socket stays registered
+// until its lane is empty, so that the topic's later messages are answered
+// in order.
+func (x *Mux) stop(s *Socket) bool {
+	x.mu.Lock()
+	live := s.status == laneJoined
+	s.status = laneEnded
+	x.mu.Unlock()
+	if live {
+		x.pubsub.Unsubscribe(s.topic, s.subscriber())
+	}
+	return live
+}
+
+// unregister removes s from the connection's channels; x.mu is held.
+func (x *Mux) unregister(s *Socket) {
 	for i, c := range x.channels {
 		if c == s {
 			last := len(x.channels) - 1
 			x.channels[i], x.channels[last] = x.channels[last], nil
 			x.channels = x.channels[:last]
-			break
+			return
 		}
 	}
-	x.pubsub.Unsubscribe(s.topic, s)
 }
 
-// lookup returns the joined channel of topic, or nil.
+// lookup returns the registered Socket of topic, or nil; x.mu is held.
 func (x *Mux) lookup(topic string) *Socket {
 	for _, s := range x.channels {
 		if s.topic == topic {
@@ -366,21 +567,40 @@ func (x *Mux) terminate(s *Socket, reason Reason) {
 }
 
 // Close ends every channel with ReasonClosed (nothing more is sent) and
-// unsubscribes the socket id. It is idempotent.
+// unsubscribes the socket id. A channel that is idle ends before Close
+// returns; one busy on another goroutine (MuxConfig.Concurrent) ends as
+// soon as its current callback returns, and its queued messages are
+// dropped. Close is idempotent.
 func (x *Mux) Close() {
 	x.mu.Lock()
-	defer x.mu.Unlock()
 	if x.closed {
+		x.mu.Unlock()
 		return
 	}
 	x.closed = true
+	var idle, busy []*Socket
+	for _, s := range x.channels {
+		s.queue = nil
+		if s.running {
+			busy = append(busy, s)
+		} else {
+			idle = append(idle, s)
+		}
+	}
+	x.channels = nil
+	x.queued, x.queuedBytes = 0, 0
+	if x.space != nil {
+		x.space.Broadcast()
+	}
+	x.mu.Unlock()
 	if x.idSub != nil {
 		x.pubsub.Unsubscribe(x.conn.ID, x.idSub)
 	}
-	for len(x.channels) > 0 {
-		s := x.channels[len(x.channels)-1]
-		x.remove(s)
-		x.terminate(s, ReasonClosed)
+	for _, s := range busy {
+		s.setState(stateClosed) // what the callback under way sends is dropped
+	}
+	for i := len(idle) - 1; i >= 0; i-- {
+		x.end(idle[i], ReasonClosed)
 	}
 }
 

@@ -2,7 +2,9 @@ package channels
 
 import "strings"
 
-// Factory creates the Channel for one join of topic.
+// Factory creates the Channel for one join of topic. It runs on the
+// goroutine of the joining channel (see Channel), for many connections at
+// once: it must be safe for concurrent use.
 type Factory func(topic string) Channel
 
 // Router maps topic patterns to channel factories. A pattern is an exact
@@ -42,9 +44,6 @@ func NewRouter() *Router { return &Router{} }
 // channel "room:*", RoomChannel. Options add to the route: Authorize
 // decides its joins before a channel is created, Intercept picks the
 // broadcasts its channels' Filter sees.
-//
-// The factory runs once per join, on the goroutine that handles the new
-// channel's messages (see Channel); it must be safe for concurrent use.
 func (r *Router) Handle(pattern string, factory Factory, opts ...RouteOption) {
 	rt := route{pattern: pattern, factory: factory}
 	if p, ok := strings.CutSuffix(pattern, "*"); ok {

@@ -18,8 +18,15 @@ type Socket struct {
 	filter  Filter // channel as a Filter, or nil
 	route   *route // the route joined through
 
-	mu      sync.Mutex
-	state   socketState
+	mu    sync.Mutex
+	state socketState
+	// The channel's lane (see Mux.run), guarded by mux.mu. The two flags
+	// sit in the padding after state, and the queue exists only while
+	// messages wait: an idle channel pays one nil pointer for its lane.
+	running bool                // a goroutine handles the channel's messages
+	status  laneStatus          // joining, joined, ended
+	queue   *[]protocol.Message // messages waiting for the running goroutine
+
 	pending []protocol.Frame // output made while joining, sent after the join reply
 }
 

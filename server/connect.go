@@ -36,9 +36,15 @@ type ConnectResult struct {
 	Assigns map[string]any
 }
 
-// ConnectFunc decides a connection, like Phoenix's connect/3. Returning an
-// error refuses it: a *Refusal picks the HTTP status, any other error gives
-// 403.
+// ConnectFunc decides a connection, like Phoenix's connect/3 and id/1.
+// Returning an error refuses it: a *Refusal picks the HTTP status, any
+// other error gives 403. tokenauth.ConnectHook is the one for Phoenix.Token.
+//
+// Concurrency: it runs on the goroutine of the HTTP request that opens the
+// connection (the upgrade, or the LongPoll GET that opens a session), for
+// many requests at once: it must be safe for concurrent use. It may block
+// (a database lookup), which delays that connection only; ctx ends when
+// the request does.
 type ConnectFunc func(ctx context.Context, req *ConnectRequest) (ConnectResult, error)
 
 // Refusal refuses a connection with an HTTP status (WebSocket) and a reason

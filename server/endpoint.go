@@ -168,9 +168,14 @@ func (e *Endpoint) Shutdown(ctx context.Context) error {
 	}
 }
 
-// newMux returns the Mux of a new connection of either transport.
+// newMux returns the Mux of a new connection of either transport. A
+// WebSocket's channels run concurrently, so that a slow one stalls neither
+// the others nor the heartbeats read after it. A LongPoll POST waits until
+// its messages are handled (408 past the window), so there the POST's own
+// goroutine runs them.
 func (e *Endpoint) newMux(t channels.Transport, acc accepted, transport string) *channels.Mux {
 	return channels.NewMux(channels.MuxConfig{
+		Concurrent:  transport == "websocket",
 		Router:      e.cfg.Router,
 		PubSub:      e.cfg.PubSub,
 		Serializer:  acc.ser,

@@ -16,9 +16,13 @@ import (
 
 // Subscriber receives the broadcasts of the topics it subscribed to.
 type Subscriber interface {
-	// Deliver hands b to the subscriber. It runs on the publisher's goroutine,
-	// concurrently with everything else: it must be safe for concurrent use and
-	// must not block.
+	// Deliver hands b to the subscriber. It runs on the publisher's
+	// goroutine, concurrently with everything else, while the PubSub holds
+	// its subscription lock (a read lock in Local): it must be safe for
+	// concurrent use, must not block (the subscribers after it wait), and
+	// must not publish, subscribe or unsubscribe on the same PubSub (Local
+	// would deadlock as soon as a Subscribe is waiting). To react with a
+	// broadcast, hand the work to another goroutine.
 	Deliver(b *Broadcast)
 }
 

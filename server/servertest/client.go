@@ -340,17 +340,33 @@ type Channel struct {
 // error) and returns the reply.
 func (ch *Channel) Rejoin(payload any) Reply {
 	ch.c.t.Helper()
+	ch.JoinReply = ch.c.AwaitReply(ch.SendJoin(payload))
+	return ch.JoinReply
+}
+
+// SendJoin sends phx_join without waiting for the reply, and returns its
+// ref (also the channel's JoinRef from then on, as phoenix.js sends
+// join_ref == ref): read the reply with Client.AwaitReply.
+func (ch *Channel) SendJoin(payload any) string {
+	ch.c.t.Helper()
 	data, err := encodePayload(payload)
 	if err != nil {
 		ch.c.t.Fatalf("servertest: join payload: %v", err)
 	}
 	ref := ch.c.nextRef()
-	ch.JoinRef = ref // phoenix.js: join_ref == ref
+	ch.JoinRef = ref
 	if err := ch.c.conn.send(encodeText(ref, ref, ch.Topic, "phx_join", data), false); err != nil {
 		ch.c.t.Fatalf("servertest: join %s: %v", ch.Topic, err)
 	}
-	ch.JoinReply = ch.c.AwaitReply(ref)
-	return ch.JoinReply
+	return ref
+}
+
+// Send sends event with payload (as for Push) on the channel without
+// waiting for the reply, and returns its ref: read the reply with
+// Client.AwaitReply.
+func (ch *Channel) Send(event string, payload any) string {
+	ch.c.t.Helper()
+	return ch.c.Send(ch.JoinRef, ch.Topic, event, payload)
 }
 
 // Push sends event with payload and waits for the reply. payload is nil
