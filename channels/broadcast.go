@@ -86,4 +86,4 @@ func (s *Socket) PushJSON(event string, v any) error {
 }
 
 // subscriber returns what the Mux subscribes to the channel's topic for s.
-func (s *Socket) subscriber() pubsub.Subscriber { return s }
+func (s *Socket) subscriber() pubsub.Subscriber { return subscription{s} }

@@ -79,16 +79,25 @@ func (s *Socket) Broadcast(event string, payload []byte) error {
 // client.
 func (s *Socket) BroadcastFrom(event string, payload []byte) error {
 	b := pubsub.NewBroadcast(s.topic, event, payload)
-	b.Except = s
+	b.Except = s.subscriber()
 	return s.mux.pubsub.Publish(b)
 }
 
 // PubSub returns the PubSub the channel's topic lives on.
 func (s *Socket) PubSub() pubsub.PubSub { return s.mux.pubsub }
 
-// Deliver implements pubsub.Subscriber: it forwards a broadcast on the
-// channel's topic to the client, through the channel's Filter if it has one.
-func (s *Socket) Deliver(b *pubsub.Broadcast) {
+// subscription is what the Mux subscribes to the channel's topic for a
+// Socket: a value holding one pointer, so that making the
+// pubsub.Subscriber allocates nothing, and equal for the same Socket, so
+// that Unsubscribe and Broadcast.Except find it.
+type subscription struct{ s *Socket }
+
+// Deliver implements pubsub.Subscriber.
+func (sub subscription) Deliver(b *pubsub.Broadcast) { sub.s.deliver(b) }
+
+// deliver forwards a broadcast on the channel's topic to the client,
+// through the channel's Filter if it has one.
+func (s *Socket) deliver(b *pubsub.Broadcast) {
 	if s.filter != nil && s.route.intercepts(b.Event) && !s.filterSafely(b) {
 		return
 	}

@@ -21,14 +21,11 @@ type JoinRequest struct {
 
 // RefusedError is an authorization refusal whose Reason the client sees,
 // as {"reason": Reason}. Any other error from the hook is shown as
-// "unauthorized", so that internal details never reach the client.
-type RefusedError struct {
-	// Reason is the public reason, e.g. "room_full".
-	Reason string
-}
+// "unauthorized", so that internal details never reach the client. It is
+// channels.RefusedError, so that one policy serves this hook and a route's
+// channels.Authorize alike.
+type RefusedError = channels.RefusedError
 
-// Error returns the refusal as text.
-func (e *RefusedError) Error() string { return "events: join refused: " + e.Reason }
-
-// Refuse returns a *RefusedError with the public reason given.
-func Refuse(reason string) error { return &RefusedError{Reason: reason} }
+// Refuse returns a *RefusedError with the public reason given, as
+// channels.Refuse.
+func Refuse(reason string) error { return channels.Refuse(reason) }

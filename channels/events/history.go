@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fawkes-rt/fawkes/channels"
 	"github.com/fawkes-rt/fawkes/channels/pubsub"
 )
 
@@ -118,7 +119,7 @@ func (l *roomLocks) of(room string) *sync.Mutex {
 
 // publish broadcasts a valid event to topic, recording it in the history
 // when there is one; except, if set, does not receive it.
-func (svc *Service) publish(ps pubsub.PubSub, topic string, ev Event, except pubsub.Subscriber) error {
+func (svc *Service) publish(ps pubsub.PubSub, topic string, ev Event, except *channels.Socket) error {
 	b, meta := newEventBroadcast(topic, ev, except)
 	h := svc.cfg.History
 	if h == nil {

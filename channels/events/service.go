@@ -112,12 +112,12 @@ type eventMeta struct {
 // Meta. The bytes are copied: the payload of an inbound message aliases the
 // transport's read buffer, and a cluster adapter (or a history) may hold a
 // broadcast longer than Publish.
-func newEventBroadcast(topic string, ev Event, except pubsub.Subscriber) (*pubsub.Broadcast, *eventMeta) {
+func newEventBroadcast(topic string, ev Event, except *channels.Socket) (*pubsub.Broadcast, *eventMeta) {
 	b := pubsub.NewBroadcast(topic, EventCloudEvent, bytes.Clone(ev.Raw))
 	meta := &eventMeta{typ: ev.Type}
 	b.Meta = meta
 	if except != nil {
-		b.Except = except
+		channels.Except(except)(b)
 	}
 	return b, meta
 }
