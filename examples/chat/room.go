@@ -24,6 +24,7 @@ type Room struct {
 	blocked  sync.Map // user ids whose messages this user does not see
 }
 
+// Join lets the user in if the app allows the room (join/3).
 func (r *Room) Join(s *channels.Socket, _ []byte) channels.Reply {
 	if !allowed(s.Conn().ID, strings.TrimPrefix(s.Topic(), "room:")) {
 		return channels.ErrorReason("unauthorized")
@@ -39,6 +40,7 @@ func (r *Room) AfterJoin(s *channels.Socket) {
 	_ = r.presence.PushState(s)
 }
 
+// HandleIn handles new_msg and block (handle_in/3).
 func (r *Room) HandleIn(s *channels.Socket, in channels.Inbound) channels.Result {
 	var p Message
 	if err := json.Unmarshal(in.Payload, &p); err != nil {
@@ -55,12 +57,12 @@ func (r *Room) HandleIn(s *channels.Socket, in channels.Inbound) channels.Result
 	return channels.Replied(channels.ErrorReason("unknown_event"))
 }
 
-// FilterBroadcast is handle_out for the intercepted "new_msg" (see the
-// route's channels.Intercept): messages from blocked users are not pushed.
+// FilterBroadcast is handle_out for "new_msg": blocked users' messages stay out.
 func (r *Room) FilterBroadcast(_ *channels.Socket, b *pubsub.Broadcast) bool {
 	m, err := pubsub.Decode[Message](b)
 	_, blocked := r.blocked.Load(m.UserID)
 	return err == nil && !blocked
 }
 
+// Terminate has nothing to do: members.Wrap untracks the user.
 func (r *Room) Terminate(*channels.Socket, channels.Reason) {}
