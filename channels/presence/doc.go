@@ -2,9 +2,11 @@
 // phoenix.js's Presence (onSync, onJoin, onLeave, list) expects it
 // (docs/protocol.md §7).
 //
-// A Presence is shared by every connection of a node. A channel tracks its
-// socket under a key with a JSON object of metadata, and pushes the topic's
-// state to its client after every join. Both belong in AfterJoin
+// A Presence is shared by every connection of a node: make one with
+// New(nil), which broadcasts on the PubSub of the sockets it tracks (the
+// endpoint's), and mount the channels that use it through Wrap. A channel
+// tracks its socket under a key with a JSON object of metadata, and pushes
+// the topic's state to its client after every join. Both belong in AfterJoin
 // (channels.AfterJoiner, Phoenix's :after_join), which the Mux runs once
 // the join reply is out and the socket is subscribed to its topic:
 //
