@@ -34,7 +34,8 @@ type Config struct {
 	Connect ConnectFunc
 	// CheckOrigin decides the Origin header of requests that have one. Nil
 	// allows every origin (no check), which suits development; see
-	// AllowOrigins for a Phoenix-style list.
+	// AllowOrigins for a Phoenix-style list. It runs on the requests'
+	// goroutines, many at once: it must be safe for concurrent use and quick.
 	CheckOrigin func(origin string) bool
 	// IdleTimeout closes a WebSocket after this long without any inbound
 	// frame (data or control). Zero means DefaultIdleTimeout (60 s, as Phoenix).

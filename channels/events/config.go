@@ -36,8 +36,10 @@ type Config struct {
 	MaxPatterns int
 	// Authorize decides every join, lobby included: nil error allows it. A
 	// refusal replies {"reason":"unauthorized"}, or the reason of a
-	// *RefusedError (see Refuse). Zero means allow all. It runs on the
-	// connection's goroutine during the join, so it should be quick.
+	// *RefusedError (see Refuse). Zero means allow all. It runs during the
+	// join, on the joining channel's goroutine (see channels.Channel), for
+	// many connections at once: it must be safe for concurrent use, and may
+	// block (a database lookup), which delays that channel only.
 	Authorize func(JoinRequest) error
 	// Presence, when set, tracks every member of every events topic and
 	// pushes presence_state after each join; the package doc says under
