@@ -134,15 +134,16 @@ stop_nodes() {
 
 join() { local IFS=$1; shift; echo "$*"; }
 
-# 1. Cross-node fan-out.
+# 1. Cross-node fan-out. The node counts alternate within each run, so
+# that the machine's other load falls alike on each.
 if [[ " $what " == *" fanout "* ]]; then
 	read -r -a rates <<<"$RATES"
 	k=0
 	for m in $MEMBERS; do
 		rate=${rates[$k]:-${rates[-1]}}
 		k=$((k + 1))
-		for n in $NODE_COUNTS; do
-			for r in $(seq "$RUNS"); do
+		for r in $(seq "$RUNS"); do
+			for n in $NODE_COUNTS; do
 				start_nodes "$n"
 				log "fanout: $m members over $n node(s), $rate events/s, run $r, load $(cut -d' ' -f1 /proc/loadavg)"
 				"$bench" fanout --targets "$(join , "${node_addrs[@]}")" --subscribers "$m" --rate "$rate" --duration "$DURATION" \
@@ -159,13 +160,14 @@ fi
 # 1b. The highest rate each setting sustains.
 if [[ " $what " == *" findmax "* ]]; then
 	for m in $FIND_MAX_MEMBERS; do
-		for n in $NODE_COUNTS; do
-			for r in $(seq "$RUNS"); do
+		for r in $(seq "$RUNS"); do
+			for n in $NODE_COUNTS; do
 				start_nodes "$n"
 				log "findmax: $m members over $n node(s), from $FIND_MAX_RATE events/s, run $r, load $(cut -d' ' -f1 /proc/loadavg)"
 				"$bench" fanout --targets "$(join , "${node_addrs[@]}")" --subscribers "$m" --rate "$FIND_MAX_RATE" \
 					--duration 4s --drain 2s --pause 1s --find-max --max-time 100s --source-addrs 1-8 \
-					--watch-pids "$(join , "${node_pids[@]}" "$redis_pid")" >"$OUT/findmax-m$m-n$n-r$r.json" 2>"$work/bench.log" ||
+					--watch-pids "$(join , "${node_pids[@]}" "$redis_pid")" --watch-metrics "$(join , "${node_metrics[@]}" "")" \
+					>"$OUT/findmax-m$m-n$n-r$r.json" 2>"$work/bench.log" ||
 					log "fanout failed: $(tail -n 3 "$work/bench.log")"
 				stop_nodes
 				jq -r --arg n "$n" '"  \($n) node(s): \(.result.max_sustainable_rate|floor) events/s, \(.result.max_deliveries_per_s|floor) deliveries/s, p99 \(.result.best.latency.p99_ms) ms (\(.result.stop_reason)), others \(.machine.others_cpu_util*100|floor/100)"' \
@@ -202,7 +204,7 @@ if [[ " $what " == *" conns "* ]]; then
 	rss0=() cpu0=()
 	for p in "${node_pids[@]}"; do rss0+=("$(kib "$p")") cpu0+=("$(cpu_s "$p")"); done
 	rcpu0=$(cpu_s "$redis_pid")
-	log "conns: $CONNS connections ($LOADGENS processes of $per) over $NODES nodes with --presence, $ROOMS rooms, load $(cut -d' ' -f1 /proc/loadavg)"
+	log "conns: $CONNS connections ($LOADGENS processes of $per) over $NODES nodes, presence $PRESENCE, $ROOMS rooms, load $(cut -d' ' -f1 /proc/loadavg)"
 	t0=$(date +%s.%N)
 	gens=()
 	for g in $(seq 0 $((LOADGENS - 1))); do

@@ -128,6 +128,24 @@ func TestReaderChunks(t *testing.T) {
 	}
 }
 
+// TestReaderReleasesLargeBuffers: a frame read in pieces leaves no large
+// buffer behind once it is complete, as an idle connection would keep it.
+func TestReaderReleasesLargeBuffers(t *testing.T) {
+	for _, size := range []int{20 << 10, 40 << 10, 80 << 10} {
+		var r Reader
+		stream := AppendFrame(nil, OpText, bytes.Repeat([]byte("s"), size), nil)
+		frames := 0
+		for i := 0; i < len(stream); i += 16 << 10 {
+			if err := r.Feed(stream[i:min(i+16<<10, len(stream))], func(Frame) error { frames++; return nil }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if frames != 1 || cap(r.pending) > 4<<10 {
+			t.Errorf("%d-byte frame in 16 KiB reads: %d frames, %d bytes of buffer kept; want 1 and at most 4 KiB", size, frames, cap(r.pending))
+		}
+	}
+}
+
 func TestReaderRejectsHugeFrame(t *testing.T) {
 	var r Reader
 	hdr := AppendHeader(nil, OpText, MaxFrameBytes+1, nil)
