@@ -61,8 +61,11 @@ func TestMetricsMoveWithTraffic(t *testing.T) {
 	if status, _ := post(t, n.srv.URL+"/events/room", map[string]string{"Content-Type": "application/cloudevents+json"}, `{}`); status != 400 {
 		t.Fatalf("invalid event: %d", status)
 	}
-	if status, _ := get(t, n.srv.URL+"/events/room"); status != 405 {
-		t.Fatalf("GET: %d", status)
+	put, _ := http.NewRequest(http.MethodPut, n.srv.URL+"/events/room", strings.NewReader(validCE))
+	if resp, err := http.DefaultClient.Do(put); err != nil || resp.StatusCode != 405 {
+		t.Fatalf("PUT: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 	bad := dialWS(t, n.srv.URL)
 	bad.send(`not a phoenix message`)
