@@ -29,7 +29,8 @@
 # of docs/BENCHMARKS.md: RUNS=3 CONNS=80000 LOADGENS=5 ROOMS=100 (run as
 # root: it raises net.core.somaxconn and netdev_max_backlog).
 # Output: one JSON line per run in $OUT (default a temporary directory,
-# printed at the end), and a short table on stderr. Binaries are built
+# printed at the end, which also keeps the nodes' logs), and a short table
+# on stderr; the logs of nodes that warned are copied to $OUT. Binaries are built
 # from `git archive HEAD`, so uncommitted work is not measured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,7 +57,7 @@ pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
-	rm -rf "$work/src" "$work/bin"
+	if [[ "$OUT" == "$work"/* ]]; then rm -rf "$work/src" "$work/bin"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
