@@ -78,7 +78,7 @@ func (m *MemoryHistory) Publish(ps pubsub.PubSub, room string, rec Record, b *pu
 		m.mu.RUnlock()
 		m.mu.Lock()
 		if m.rooms[room] == nil {
-			m.rooms[room] = &ring{recs: make([]stored, 0, min(m.cfg.Size, 16))}
+			m.rooms[room] = &ring{}
 		}
 		m.mu.Unlock()
 		m.mu.RLock()
@@ -93,7 +93,19 @@ func (r *ring) add(s stored, size int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.newest = s.at
+	if n := len(r.recs); n > 0 {
+		// A room's events share a few types: keep one copy of each
+		// (the string made for this event is then garbage).
+		if prev := &r.recs[(r.start+n-1)%n]; prev.Type == s.Type {
+			s.Type = prev.Type
+		}
+	}
 	if len(r.recs) < size {
+		if len(r.recs) == cap(r.recs) { // grow by doubling, but never past size
+			grown := make([]stored, len(r.recs), min(max(2*cap(r.recs), 4), size))
+			copy(grown, r.recs)
+			r.recs = grown
+		}
 		r.recs = append(r.recs, s)
 		return
 	}

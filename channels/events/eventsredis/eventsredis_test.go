@@ -23,14 +23,14 @@ import (
 // node is one Fawkes node: the Redis adapter, an events service with the
 // Redis history, and a router.
 type node struct {
-	t       *testing.T
+	t       testing.TB
 	ps      *redis.PubSub
 	history *eventsredis.History
 	svc     *events.Service
 	router  *channels.Router
 }
 
-func startNode(t *testing.T, addr string, cfg eventsredis.Config) *node {
+func startNode(t testing.TB, addr string, cfg eventsredis.Config) *node {
 	t.Helper()
 	client := goredis.NewClient(&goredis.Options{Addr: addr, ContextTimeoutEnabled: true, DialTimeout: 500 * time.Millisecond})
 	ps, err := redis.New(redis.Config{Client: client, Prefix: "test"})
@@ -61,7 +61,7 @@ func startNode(t *testing.T, addr string, cfg eventsredis.Config) *node {
 
 // member is one connection to a node.
 type member struct {
-	t   *testing.T
+	t   testing.TB
 	mux *channels.Mux
 	tr  *channelstest.Recorder
 }
