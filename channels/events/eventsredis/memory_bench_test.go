@@ -25,7 +25,7 @@ func BenchmarkRedisBytesPerEvent(b *testing.B) {
 		n := startNode(b, srv.Addr, eventsredis.Config{Size: perRoom})
 		for r := range rooms {
 			for i := range perRoom {
-				e := strings.Replace(ev, "8d2c7a3e", strconv.Itoa(100000+i)[:6]+"ab", 1)
+				e := strings.Replace(ev, "8d2c7a3e", strconv.Itoa(100000 + i)[:6]+"ab", 1)
 				if err := n.svc.Broadcast("m"+strconv.Itoa(r), []byte(e)); err != nil {
 					b.Fatal(err)
 				}
