@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/fawkes-rt/fawkes/channels/pubsub/phoenixredis/etf"
 )
 
 // encodeTerm writes v in the External Term Format as term_to_binary/1
@@ -98,7 +100,7 @@ func (e *encoder) reflected(rv reflect.Value, depth int) error {
 	switch rv.Kind() {
 	case reflect.Slice, reflect.Array:
 		if rv.Kind() == reflect.Slice && rv.IsNil() {
-			e.buf = append(e.buf, tagNil)
+			e.buf = etf.AppendNil(e.buf)
 			return nil
 		}
 		return e.list(rv.Len(), func(i int) any { return rv.Index(i).Interface() }, depth)
@@ -122,7 +124,7 @@ func (e *encoder) atom(name string) error {
 		return fmt.Errorf("phxtoken: cannot encode atom %.20q: not UTF-8 or over %d characters", name, maxAtomChars)
 	}
 	if e.atoms == AtomLatin1 && isLatin1(name) {
-		e.buf = append(e.buf, tagAtom)
+		e.buf = append(e.buf, etf.TagAtom)
 		e.buf = binary.BigEndian.AppendUint16(e.buf, uint16(n))
 		for _, r := range name {
 			e.buf = append(e.buf, byte(r))
@@ -130,9 +132,9 @@ func (e *encoder) atom(name string) error {
 		return nil
 	}
 	if len(name) < 256 {
-		e.buf = append(e.buf, tagSmallAtomUTF8, byte(len(name)))
+		e.buf = append(e.buf, etf.TagSmallAtomUTF8, byte(len(name)))
 	} else {
-		e.buf = append(e.buf, tagAtomUTF8)
+		e.buf = append(e.buf, etf.TagAtomUTF8)
 		e.buf = binary.BigEndian.AppendUint16(e.buf, uint16(len(name)))
 	}
 	e.buf = append(e.buf, name...)
@@ -148,47 +150,22 @@ func isLatin1(s string) bool {
 	return true
 }
 
-func (e *encoder) binary(s string) {
-	e.buf = append(e.buf, tagBinary)
-	e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(len(s)))
-	e.buf = append(e.buf, s...)
-}
+func (e *encoder) binary(s string) { e.buf = etf.AppendBinary(e.buf, s) }
 
 // int picks the smallest encoding, as the BEAM does.
-func (e *encoder) int(i int64) {
-	switch {
-	case i >= 0 && i <= math.MaxUint8:
-		e.buf = append(e.buf, tagSmallInteger, byte(i))
-	case i >= math.MinInt32 && i <= math.MaxInt32:
-		e.buf = append(e.buf, tagInteger)
-		e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(int32(i)))
-	case i < 0:
-		e.bigDigits(1, uint64(-(i+1))+1) // -MinInt64 does not fit int64
-	default:
-		e.bigDigits(0, uint64(i))
-	}
-}
+func (e *encoder) int(i int64) { e.buf = etf.AppendInt(e.buf, i) }
 
 func (e *encoder) uint(u uint64) {
-	if u <= math.MaxInt32 {
+	if u <= math.MaxInt64 {
 		e.int(int64(u))
 		return
 	}
-	e.bigDigits(0, u)
+	e.big(new(big.Int).SetUint64(u))
 }
 
-// bigDigits writes a SMALL_BIG of at most 8 digit bytes.
-func (e *encoder) bigDigits(sign byte, u uint64) {
-	at := len(e.buf)
-	e.buf = append(e.buf, tagSmallBig, 0, sign)
-	n := 0
-	for ; u > 0; u >>= 8 {
-		e.buf = append(e.buf, byte(u))
-		n++
-	}
-	e.buf[at+1] = byte(n)
-}
-
+// big writes x in its smallest form. It is not etf.AppendBigInt because
+// that refuses integers over etf.MaxBigBytes, and Sign writes any size
+// (Verify refuses them, as binary_to_term does not).
 func (e *encoder) big(x *big.Int) {
 	if x.IsInt64() {
 		e.int(x.Int64())
@@ -200,9 +177,9 @@ func (e *encoder) big(x *big.Int) {
 		sign = 1
 	}
 	if len(be) <= math.MaxUint8 {
-		e.buf = append(e.buf, tagSmallBig, byte(len(be)), sign)
+		e.buf = append(e.buf, etf.TagSmallBig, byte(len(be)), sign)
 	} else {
-		e.buf = append(e.buf, tagLargeBig)
+		e.buf = append(e.buf, etf.TagLargeBig)
 		e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(len(be)))
 		e.buf = append(e.buf, sign)
 	}
@@ -215,25 +192,17 @@ func (e *encoder) float(f float64) error {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return fmt.Errorf("phxtoken: cannot encode %v: Erlang floats are finite", f)
 	}
-	e.buf = append(e.buf, tagNewFloat)
-	e.buf = binary.BigEndian.AppendUint64(e.buf, math.Float64bits(f))
+	e.buf, _ = etf.AppendFloat(e.buf, f) // finite: cannot fail
 	return nil
 }
 
-func (e *encoder) tupleHeader(n int) {
-	if n <= math.MaxUint8 {
-		e.buf = append(e.buf, tagSmallTuple, byte(n))
-		return
-	}
-	e.buf = append(e.buf, tagLargeTuple)
-	e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(n))
-}
+func (e *encoder) tupleHeader(n int) { e.buf = etf.AppendTupleHeader(e.buf, n) }
 
 // list writes n elements as NIL, STRING (all small non-negative integers,
 // fewer than 65536 of them, as term_to_binary does) or LIST.
 func (e *encoder) list(n int, at func(int) any, depth int) error {
 	if n == 0 {
-		e.buf = append(e.buf, tagNil)
+		e.buf = etf.AppendNil(e.buf)
 		return nil
 	}
 	if n < 1<<16 {
@@ -245,7 +214,7 @@ func (e *encoder) list(n int, at func(int) any, depth int) error {
 			}
 		}
 		if str {
-			e.buf = append(e.buf, tagString)
+			e.buf = append(e.buf, etf.TagString)
 			e.buf = binary.BigEndian.AppendUint16(e.buf, uint16(n))
 			for i := range n {
 				c, _ := byteValue(at(i))
@@ -254,14 +223,13 @@ func (e *encoder) list(n int, at func(int) any, depth int) error {
 			return nil
 		}
 	}
-	e.buf = append(e.buf, tagList)
-	e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(n))
+	e.buf = etf.AppendListHeader(e.buf, n)
 	for i := range n {
 		if err := e.term(at(i), depth+1); err != nil {
 			return err
 		}
 	}
-	e.buf = append(e.buf, tagNil)
+	e.buf = etf.AppendNil(e.buf)
 	return nil
 }
 
@@ -304,8 +272,7 @@ func (e *encoder) mapTerm(m map[any]any, depth int) error {
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, compareKeys)
-	e.buf = append(e.buf, tagMap)
-	e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(len(m)))
+	e.buf = etf.AppendMapHeader(e.buf, len(m))
 	for _, k := range keys {
 		if err := e.term(k, depth+1); err != nil {
 			return err

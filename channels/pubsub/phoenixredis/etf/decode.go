@@ -50,7 +50,7 @@ func NewReader(data []byte, maxInflated int) (*Reader, error) {
 		return nil, &Error{Offset: 0, Reason: "not version 131"}
 	}
 	data = data[1:]
-	if len(data) > 0 && data[0] == tagCompressed {
+	if len(data) > 0 && data[0] == TagCompressed {
 		var err error
 		if data, err = inflate(data[1:], maxInflated); err != nil {
 			return nil, err
@@ -148,11 +148,11 @@ func (r *Reader) count(per int) (int, bool) {
 // Tuple reads a tuple's header and returns its arity; its elements follow.
 func (r *Reader) Tuple() (int, error) {
 	switch tag, _ := r.u8(); tag {
-	case tagSmallTuple:
+	case TagSmallTuple:
 		if n, ok := r.u8(); ok && n <= len(r.buf)-r.pos {
 			return n, nil
 		}
-	case tagLargeTuple:
+	case TagLargeTuple:
 		if n, ok := r.count(1); ok {
 			return n, nil
 		}
@@ -166,13 +166,29 @@ func (r *Reader) Tuple() (int, error) {
 // Map reads a map's header and returns its number of pairs; each key is
 // followed by its value.
 func (r *Reader) Map() (int, error) {
-	if tag, _ := r.u8(); tag != tagMap {
+	if tag, _ := r.u8(); tag != TagMap {
 		r.pos--
 		return 0, r.fail("not a map")
 	}
 	n, ok := r.count(2)
 	if !ok {
 		return 0, r.fail("truncated map")
+	}
+	return n, nil
+}
+
+// List reads the header of a LIST_EXT and returns its number of elements;
+// the elements follow, then the tail, which is [] (TagNil) for a proper
+// list. The empty list [] and STRING_EXT have no such header: read them
+// with Term.
+func (r *Reader) List() (int, error) {
+	if r.Peek() != TagList {
+		return 0, r.fail("not a list")
+	}
+	r.pos++
+	n, ok := r.count(1)
+	if !ok {
+		return 0, r.fail("truncated list")
 	}
 	return n, nil
 }
@@ -184,9 +200,9 @@ func (r *Reader) AtomBytes() ([]byte, error) {
 	var n int
 	var ok bool
 	switch tag {
-	case tagAtom, tagAtomUTF8:
+	case TagAtom, TagAtomUTF8:
 		n, ok = r.u16()
-	case tagSmallAtom, tagSmallAtomUTF8:
+	case TagSmallAtom, TagSmallAtomUTF8:
 		n, ok = r.u8()
 	default:
 		r.pos--
@@ -199,7 +215,7 @@ func (r *Reader) AtomBytes() ([]byte, error) {
 	if !ok {
 		return nil, r.fail("atom longer than the input")
 	}
-	if tag == tagAtomUTF8 || tag == tagSmallAtomUTF8 {
+	if tag == TagAtomUTF8 || tag == TagSmallAtomUTF8 {
 		if !utf8.Valid(b) || utf8.RuneCount(b) > MaxAtomChars {
 			return nil, r.fail("bad UTF-8 atom")
 		}
@@ -234,7 +250,7 @@ func latin1(b []byte) []byte {
 
 // Binary reads a binary; the slice aliases the input.
 func (r *Reader) Binary() ([]byte, error) {
-	if tag, _ := r.u8(); tag != tagBinary {
+	if tag, _ := r.u8(); tag != TagBinary {
 		r.pos--
 		return nil, r.fail("not a binary")
 	}
@@ -250,7 +266,7 @@ func (r *Reader) Binary() ([]byte, error) {
 func (r *Reader) Int() (int64, error) {
 	at := r.pos
 	switch r.Peek() {
-	case tagSmallInteger, tagInteger, tagSmallBig, tagLargeBig:
+	case TagSmallInteger, TagInteger, TagSmallBig, TagLargeBig:
 	default:
 		return 0, r.fail("not an integer")
 	}
@@ -285,21 +301,21 @@ func (r *Reader) value(depth int, build bool) (any, error) {
 		return nil, r.fail("truncated")
 	}
 	switch tag {
-	case tagSmallInteger:
+	case TagSmallInteger:
 		n, ok := r.u8()
 		if !ok {
 			return nil, r.fail("truncated integer")
 		}
 		return int64(n), nil
-	case tagInteger:
+	case TagInteger:
 		u, ok := r.u32()
 		if !ok {
 			return nil, r.fail("truncated integer")
 		}
 		return int64(int32(u)), nil
-	case tagSmallBig, tagLargeBig:
+	case TagSmallBig, TagLargeBig:
 		var n int
-		if tag == tagSmallBig {
+		if tag == TagSmallBig {
 			n, ok = r.u8()
 		} else {
 			n, ok = r.count(1)
@@ -317,7 +333,7 @@ func (r *Reader) value(depth int, build bool) (any, error) {
 			return nil, &Error{Offset: r.pos + 1, Reason: "big integer over 8192 bits", Unrepresentable: true}
 		}
 		return r.bigInt(n)
-	case tagNewFloat:
+	case TagNewFloat:
 		u, ok := r.take(8)
 		if !ok {
 			return nil, r.fail("truncated float")
@@ -327,7 +343,7 @@ func (r *Reader) value(depth int, build bool) (any, error) {
 			return nil, r.fail("float is not finite")
 		}
 		return f, nil
-	case tagFloat:
+	case TagFloat:
 		s, ok := r.take(31)
 		if !ok {
 			return nil, r.fail("truncated float")
@@ -341,21 +357,21 @@ func (r *Reader) value(depth int, build bool) (any, error) {
 			return nil, r.fail("bad float")
 		}
 		return f, nil
-	case tagAtom, tagAtomUTF8, tagSmallAtom, tagSmallAtomUTF8:
+	case TagAtom, TagAtomUTF8, TagSmallAtom, TagSmallAtomUTF8:
 		r.pos--
 		b, err := r.AtomBytes()
 		if err != nil || !build {
 			return nil, err
 		}
 		return Atom(b), nil
-	case tagBinary:
+	case TagBinary:
 		r.pos--
 		b, err := r.Binary()
 		if err != nil || !build {
 			return nil, err
 		}
 		return string(b), nil
-	case tagSmallTuple, tagLargeTuple:
+	case TagSmallTuple, TagLargeTuple:
 		r.pos--
 		n, err := r.Tuple()
 		if err != nil {
@@ -366,12 +382,12 @@ func (r *Reader) value(depth int, build bool) (any, error) {
 			return nil, err
 		}
 		return Tuple(l), nil
-	case tagNil:
+	case TagNil:
 		if !build {
 			return nil, nil
 		}
 		return List{}, nil
-	case tagString:
+	case TagString:
 		n, ok := r.u16()
 		if !ok {
 			return nil, r.fail("truncated string")
@@ -389,7 +405,7 @@ func (r *Reader) value(depth int, build bool) (any, error) {
 			l[i] = int64(c)
 		}
 		return l, nil
-	case tagList:
+	case TagList:
 		n, ok := r.count(1)
 		if !ok {
 			return nil, r.fail("truncated list")
@@ -398,7 +414,7 @@ func (r *Reader) value(depth int, build bool) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if r.Peek() == tagNil {
+		if r.Peek() == TagNil {
 			r.pos++
 			if !build {
 				return nil, nil
@@ -413,21 +429,21 @@ func (r *Reader) value(depth int, build bool) (any, error) {
 			return tail, nil // [ | T] is T
 		}
 		return ImproperList{Elems: l, Tail: tail}, nil
-	case tagMap:
+	case TagMap:
 		r.pos--
 		n, err := r.Map()
 		if err != nil {
 			return nil, err
 		}
 		return r.mapPairs(n, depth, build)
-	case tagNewPid, tagPid:
+	case TagNewPid, TagPid:
 		node, err := r.value(depth+1, true)
 		if err != nil {
 			return nil, err
 		}
 		nodeAtom, isAtom := node.(Atom)
 		var b []byte
-		if tag == tagNewPid {
+		if tag == TagNewPid {
 			b, ok = r.take(12)
 		} else {
 			b, ok = r.take(9)
@@ -436,13 +452,13 @@ func (r *Reader) value(depth int, build bool) (any, error) {
 			return nil, r.fail("bad pid")
 		}
 		p := Pid{Node: nodeAtom, ID: binary.BigEndian.Uint32(b), Serial: binary.BigEndian.Uint32(b[4:])}
-		if tag == tagNewPid {
+		if tag == TagNewPid {
 			p.Creation = binary.BigEndian.Uint32(b[8:])
 		} else {
 			p.Creation = uint32(b[8])
 		}
 		return p, nil
-	case tagNewerRef, tagNewRef:
+	case TagNewerRef, TagNewRef:
 		n, ok := r.u16()
 		if !ok {
 			return nil, r.fail("truncated reference")
@@ -453,7 +469,7 @@ func (r *Reader) value(depth int, build bool) (any, error) {
 		}
 		nodeAtom, isAtom := node.(Atom)
 		var creation uint32
-		if tag == tagNewerRef {
+		if tag == TagNewerRef {
 			creation, ok = r.u32()
 		} else {
 			var c int
@@ -486,31 +502,31 @@ func (r *Reader) value(depth int, build bool) (any, error) {
 func (r *Reader) skipOpaque(tag, depth int) error {
 	var ok bool
 	switch tag {
-	case tagNewFun: // Size (u32, counting itself), then the rest
+	case TagNewFun:
 		var size uint32
 		if size, ok = r.u32(); ok && size >= 4 {
 			_, ok = r.take(int(size) - 4)
 		}
-	case tagExport: // module, function, arity
+	case TagExport:
 		for range 3 {
 			if _, err := r.value(depth+1, false); err != nil {
 				return err
 			}
 		}
 		ok = true
-	case tagBitBinary:
+	case TagBitBinary:
 		var n int
 		if n, ok = r.count(1); ok {
 			_, ok = r.take(n + 1)
 		}
-	case tagPort, tagNewPort, tagV4Port:
+	case TagPort, TagNewPort, TagV4Port:
 		if _, err := r.value(depth+1, false); err != nil {
 			return err
 		}
 		n := 5 // ID u32, creation u8
-		if tag == tagNewPort {
+		if tag == TagNewPort {
 			n = 8 // ID u32, creation u32
-		} else if tag == tagV4Port {
+		} else if tag == TagV4Port {
 			n = 12 // ID u64, creation u32
 		}
 		_, ok = r.take(n)

@@ -23,7 +23,7 @@ func AppendAtom(dst []byte, a Atom) ([]byte, error) {
 		return dst, &Error{Offset: -1, Reason: fmt.Sprintf("atom %.20q is not UTF-8 or over %d characters", name, MaxAtomChars), Unrepresentable: true}
 	}
 	if isLatin1(name) {
-		dst = append(dst, tagAtom)
+		dst = append(dst, TagAtom)
 		dst = binary.BigEndian.AppendUint16(dst, uint16(n))
 		for _, r := range name {
 			dst = append(dst, byte(r))
@@ -31,9 +31,9 @@ func AppendAtom(dst []byte, a Atom) ([]byte, error) {
 		return dst, nil
 	}
 	if len(name) <= math.MaxUint8 {
-		dst = append(dst, tagSmallAtomUTF8, byte(len(name)))
+		dst = append(dst, TagSmallAtomUTF8, byte(len(name)))
 	} else {
-		dst = append(dst, tagAtomUTF8)
+		dst = append(dst, TagAtomUTF8)
 		dst = binary.BigEndian.AppendUint16(dst, uint16(len(name)))
 	}
 	return append(dst, name...), nil
@@ -50,7 +50,7 @@ func isLatin1(s string) bool {
 
 // AppendBinary appends s as a binary.
 func AppendBinary(dst []byte, s string) []byte {
-	dst = append(dst, tagBinary)
+	dst = append(dst, TagBinary)
 	dst = binary.BigEndian.AppendUint32(dst, uint32(len(s)))
 	return append(dst, s...)
 }
@@ -60,9 +60,9 @@ func AppendBinary(dst []byte, s string) []byte {
 func AppendInt(dst []byte, i int64) []byte {
 	switch {
 	case i >= 0 && i <= math.MaxUint8:
-		return append(dst, tagSmallInteger, byte(i))
+		return append(dst, TagSmallInteger, byte(i))
 	case i >= math.MinInt32 && i <= math.MaxInt32:
-		dst = append(dst, tagInteger)
+		dst = append(dst, TagInteger)
 		return binary.BigEndian.AppendUint32(dst, uint32(int32(i)))
 	case i < 0:
 		return appendBigDigits(dst, 1, uint64(-(i+1))+1) // -MinInt64 does not fit int64
@@ -74,7 +74,7 @@ func AppendInt(dst []byte, i int64) []byte {
 // appendBigDigits writes a SMALL_BIG_EXT of at most 8 digit bytes.
 func appendBigDigits(dst []byte, sign byte, u uint64) []byte {
 	at := len(dst)
-	dst = append(dst, tagSmallBig, 0, sign)
+	dst = append(dst, TagSmallBig, 0, sign)
 	n := byte(0)
 	for ; u > 0; u >>= 8 {
 		dst = append(dst, byte(u))
@@ -99,9 +99,9 @@ func AppendBigInt(dst []byte, x *big.Int) ([]byte, error) {
 		sign = 1
 	}
 	if len(be) <= math.MaxUint8 {
-		dst = append(dst, tagSmallBig, byte(len(be)), sign)
+		dst = append(dst, TagSmallBig, byte(len(be)), sign)
 	} else {
-		dst = append(dst, tagLargeBig)
+		dst = append(dst, TagLargeBig)
 		dst = binary.BigEndian.AppendUint32(dst, uint32(len(be)))
 		dst = append(dst, sign)
 	}
@@ -117,7 +117,7 @@ func AppendFloat(dst []byte, f float64) ([]byte, error) {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return dst, unrepresentable(-1, "float is not finite")
 	}
-	dst = append(dst, tagNewFloat)
+	dst = append(dst, TagNewFloat)
 	return binary.BigEndian.AppendUint64(dst, math.Float64bits(f)), nil
 }
 
@@ -125,9 +125,9 @@ func AppendFloat(dst []byte, f float64) ([]byte, error) {
 // caller appends next.
 func AppendTupleHeader(dst []byte, n int) []byte {
 	if n <= math.MaxUint8 {
-		return append(dst, tagSmallTuple, byte(n))
+		return append(dst, TagSmallTuple, byte(n))
 	}
-	dst = append(dst, tagLargeTuple)
+	dst = append(dst, TagLargeTuple)
 	return binary.BigEndian.AppendUint32(dst, uint32(n))
 }
 
@@ -137,7 +137,7 @@ func AppendTupleHeader(dst []byte, n int) []byte {
 // receives one crashes). term_to_binary writes a map of up to 32 keys in
 // key order; binary_to_term accepts any order.
 func AppendMapHeader(dst []byte, n int) []byte {
-	dst = append(dst, tagMap)
+	dst = append(dst, TagMap)
 	return binary.BigEndian.AppendUint32(dst, uint32(n))
 }
 
@@ -145,12 +145,12 @@ func AppendMapHeader(dst []byte, n int) []byte {
 // the caller appends the elements, then AppendNil. The empty list is
 // AppendNil alone.
 func AppendListHeader(dst []byte, n int) []byte {
-	dst = append(dst, tagList)
+	dst = append(dst, TagList)
 	return binary.BigEndian.AppendUint32(dst, uint32(n))
 }
 
 // AppendNil appends the empty list [].
-func AppendNil(dst []byte) []byte { return append(dst, tagNil) }
+func AppendNil(dst []byte) []byte { return append(dst, TagNil) }
 
 // AppendTerm appends v, a Go value of the package's mapping (also int,
 // bool, nil, []byte and a nil *big.Int, as atoms where Erlang has them).
@@ -201,7 +201,7 @@ func appendTerm(dst []byte, v any, depth int) ([]byte, error) {
 			return AppendNil(dst), nil
 		}
 		if s, ok := charlist(x); ok {
-			dst = append(dst, tagString)
+			dst = append(dst, TagString)
 			dst = binary.BigEndian.AppendUint16(dst, uint16(len(s)))
 			return append(dst, s...), nil
 		}
@@ -238,7 +238,7 @@ func appendTerm(dst []byte, v any, depth int) ([]byte, error) {
 		}
 		return dst, nil
 	case Pid:
-		dst = append(dst, tagNewPid)
+		dst = append(dst, TagNewPid)
 		if dst, err = AppendAtom(dst, x.Node); err != nil {
 			return dst, err
 		}
@@ -249,7 +249,7 @@ func appendTerm(dst []byte, v any, depth int) ([]byte, error) {
 		if len(x.ID) > math.MaxUint16 {
 			return dst, unrepresentable(-1, "reference too long")
 		}
-		dst = append(dst, tagNewerRef)
+		dst = append(dst, TagNewerRef)
 		dst = binary.BigEndian.AppendUint16(dst, uint16(len(x.ID)))
 		if dst, err = AppendAtom(dst, x.Node); err != nil {
 			return dst, err
@@ -287,12 +287,12 @@ func charlist(l List) ([]byte, bool) {
 // Like term_to_binary it returns encoded itself when compressing does not
 // make it smaller, or when it is not an uncompressed encoded value.
 func Compress(encoded []byte, level int) []byte {
-	if len(encoded) < 2 || encoded[0] != Version || encoded[1] == tagCompressed || len(encoded)-1 > math.MaxUint32 {
+	if len(encoded) < 2 || encoded[0] != Version || encoded[1] == TagCompressed || len(encoded)-1 > math.MaxUint32 {
 		return encoded
 	}
 	var buf bytes.Buffer
 	buf.Grow(len(encoded))
-	buf.Write([]byte{Version, tagCompressed})
+	buf.Write([]byte{Version, TagCompressed})
 	var size [4]byte
 	binary.BigEndian.PutUint32(size[:], uint32(len(encoded)-1))
 	buf.Write(size[:])

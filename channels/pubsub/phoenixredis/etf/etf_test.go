@@ -171,7 +171,7 @@ func TestAppendErlangFloat(t *testing.T) {
 func TestCompress(t *testing.T) {
 	term, _ := AppendTerm([]byte{Version}, Map{{"big", strings.Repeat("abcdefgh", 64)}})
 	c := Compress(term, 6)
-	if len(c) >= len(term) || c[1] != tagCompressed {
+	if len(c) >= len(term) || c[1] != TagCompressed {
 		t.Fatalf("compressed %d bytes into %d", len(term), len(c))
 	}
 	back, err := Decode(c, 0)
@@ -181,7 +181,7 @@ func TestCompress(t *testing.T) {
 	if _, err := Decode(c, len(term)-2); err == nil {
 		t.Error("inflated past maxInflated")
 	}
-	small := []byte{Version, tagSmallInteger, 1}
+	small := []byte{Version, TagSmallInteger, 1}
 	if got := Compress(small, 6); !bytes.Equal(got, small) {
 		t.Errorf("a term that does not shrink was compressed: %x", got)
 	}
@@ -211,6 +211,46 @@ func TestDecodeRefuses(t *testing.T) {
 			t.Errorf("%s: decoded", s)
 		} else if e := (*Error)(nil); !errors.As(err, &e) {
 			t.Errorf("%s: %v is not an *Error", s, err)
+		}
+	}
+}
+
+// TestReaderList reads [1, [2]] by its headers, as server/phxtoken does:
+// List returns the length, the elements follow, then the [] tail.
+func TestReaderList(t *testing.T) {
+	r, err := NewReader([]byte{Version, TagList, 0, 0, 0, 2, TagSmallInteger, 1, TagList, 0, 0, 0, 1, TagSmallInteger, 2, TagNil, TagNil}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.List(); n != 2 || err != nil {
+		t.Fatalf("List() = %d, %v; want 2", n, err)
+	}
+	if i, err := r.Int(); i != 1 || err != nil {
+		t.Fatalf("Int() = %d, %v; want 1", i, err)
+	}
+	if n, err := r.List(); n != 1 || err != nil {
+		t.Fatalf("inner List() = %d, %v; want 1", n, err)
+	}
+	for _, skip := range []string{"2", "inner []", "outer []"} {
+		if err := r.Skip(); err != nil {
+			t.Fatalf("Skip %s: %v", skip, err)
+		}
+	}
+	if !r.Done() {
+		t.Fatal("bytes left over")
+	}
+	for name, in := range map[string][]byte{
+		"not a list":        {Version, TagNil},
+		"empty":             {Version},
+		"length over input": {Version, TagList, 0, 0, 0, 2, TagNil},
+	} {
+		r, _ := NewReader(in, 0)
+		at := r.Mark()
+		if _, err := r.List(); err == nil {
+			t.Errorf("%s: List succeeded", name)
+		}
+		if name != "length over input" && r.Mark() != at {
+			t.Errorf("%s: List moved from %d to %d", name, at, r.Mark())
 		}
 	}
 }

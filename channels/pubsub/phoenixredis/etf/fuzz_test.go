@@ -31,8 +31,8 @@ func FuzzDecode(f *testing.F) {
 	}
 	term, _ := AppendTerm([]byte{Version}, Map{{"big", List{int64(1), "abcabcabcabcabcabcabcabcabcabcabc", 1.5, Tuple{Atom("a")}}}})
 	f.Add(Compress(term, 9))
-	f.Add([]byte{Version, tagCompressed, 0, 0, 0, 3, 0x78, 0x9c, 0x4b, 0x64, 0x04, 0x00, 0x00, 0xdf, 0x00, 0x63})
-	f.Add([]byte{Version, tagCompressed, 0xff, 0xff, 0xff, 0xff, 0x78, 0x9c})
+	f.Add([]byte{Version, TagCompressed, 0, 0, 0, 3, 0x78, 0x9c, 0x4b, 0x64, 0x04, 0x00, 0x00, 0xdf, 0x00, 0x63})
+	f.Add([]byte{Version, TagCompressed, 0xff, 0xff, 0xff, 0xff, 0x78, 0x9c})
 	f.Fuzz(func(t *testing.T, in []byte) {
 		v, err := Decode(in, 1<<16)
 		if err != nil {

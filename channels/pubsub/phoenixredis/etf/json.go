@@ -84,7 +84,7 @@ func (c *fromJSON) value(dst []byte, i int) ([]byte, int, error) {
 			return dst, i, errJSONStructure
 		}
 		at := len(dst)
-		dst = append(dst, tagBinary, 0, 0, 0, 0)
+		dst = append(dst, TagBinary, 0, 0, 0, 0)
 		var ok bool
 		if dst, ok = jsontext.AppendUnquote(dst, c.data[i:end]); !ok {
 			return dst, i, errJSONStructure
@@ -112,9 +112,9 @@ func (c *fromJSON) value(dst []byte, i int) ([]byte, int, error) {
 
 // Atoms JSON literals become, as ATOM_EXT.
 var (
-	atomTrue  = []byte{tagAtom, 0, 4, 't', 'r', 'u', 'e'}
-	atomFalse = []byte{tagAtom, 0, 5, 'f', 'a', 'l', 's', 'e'}
-	atomNil   = []byte{tagAtom, 0, 3, 'n', 'i', 'l'}
+	atomTrue  = []byte{TagAtom, 0, 4, 't', 'r', 'u', 'e'}
+	atomFalse = []byte{TagAtom, 0, 5, 'f', 'a', 'l', 's', 'e'}
+	atomNil   = []byte{TagAtom, 0, 3, 'n', 'i', 'l'}
 )
 
 // appendValidUTF8 appends s with each byte of invalid UTF-8 replaced by
@@ -208,7 +208,7 @@ func (c *fromJSON) object(dst []byte, i int) ([]byte, int, error) {
 	c.tmp = append(c.tmp[:0], dst[start:]...)
 	dst = AppendMapHeader(dst[:start], len(kept))
 	for _, m := range kept {
-		dst = append(dst, tagBinary)
+		dst = append(dst, TagBinary)
 		dst = binary.BigEndian.AppendUint32(dst, uint32(m.kTo-m.kFrom))
 		dst = append(dst, c.key(m)...)
 		dst = append(dst, c.tmp[m.from-start:m.to-start]...)
@@ -233,7 +233,7 @@ func (c *fromJSON) array(dst []byte, i int) ([]byte, int, error) {
 			return dst, i, err
 		}
 		n++
-		bytesOnly = bytesOnly && len(dst)-from == 2 && dst[from] == tagSmallInteger
+		bytesOnly = bytesOnly && len(dst)-from == 2 && dst[from] == TagSmallInteger
 		if i = jsontext.SkipSpace(c.data, i); c.at(i) == ',' {
 			i = jsontext.SkipSpace(c.data, i+1)
 			continue
@@ -244,7 +244,7 @@ func (c *fromJSON) array(dst []byte, i int) ([]byte, int, error) {
 		break
 	}
 	if bytesOnly && n <= math.MaxUint16 {
-		dst[at] = tagString
+		dst[at] = TagString
 		binary.BigEndian.PutUint16(dst[at+1:], uint16(n))
 		w := at + 3
 		for k := range n {
@@ -272,7 +272,7 @@ func (r *Reader) appendJSON(dst []byte, depth int) ([]byte, error) {
 		return dst, r.fail("nested too deeply")
 	}
 	switch tag := r.Peek(); tag {
-	case tagAtom, tagAtomUTF8, tagSmallAtom, tagSmallAtomUTF8:
+	case TagAtom, TagAtomUTF8, TagSmallAtom, TagSmallAtomUTF8:
 		a, err := r.AtomBytes()
 		if err != nil {
 			return dst, err
@@ -284,7 +284,7 @@ func (r *Reader) appendJSON(dst []byte, depth int) ([]byte, error) {
 			return append(dst, a...), nil
 		}
 		return appendQuoted(dst, a), nil
-	case tagBinary:
+	case TagBinary:
 		at := r.pos
 		b, err := r.Binary()
 		if err != nil {
@@ -294,7 +294,7 @@ func (r *Reader) appendJSON(dst []byte, depth int) ([]byte, error) {
 			return dst, unrepresentable(at+1, "binary is not UTF-8")
 		}
 		return appendQuoted(dst, b), nil
-	case tagMap:
+	case TagMap:
 		n, err := r.Map()
 		if err != nil {
 			return dst, err
@@ -313,10 +313,10 @@ func (r *Reader) appendJSON(dst []byte, depth int) ([]byte, error) {
 			}
 		}
 		return append(dst, '}'), nil
-	case tagNil:
+	case TagNil:
 		r.pos++
 		return append(dst, "[]"...), nil
-	case tagString:
+	case TagString:
 		r.pos++
 		n, ok := r.u16()
 		b, ok2 := r.take(n)
@@ -331,14 +331,12 @@ func (r *Reader) appendJSON(dst []byte, depth int) ([]byte, error) {
 			dst = strconv.AppendInt(dst, int64(c), 10)
 		}
 		return append(dst, ']'), nil
-	case tagList:
-		r.pos++
-		n, ok := r.count(1)
-		if !ok {
-			return dst, r.fail("truncated list")
+	case TagList:
+		n, err := r.List()
+		if err != nil {
+			return dst, err
 		}
 		dst = append(dst, '[')
-		var err error
 		for k := range n {
 			if k > 0 {
 				dst = append(dst, ',')
@@ -347,12 +345,12 @@ func (r *Reader) appendJSON(dst []byte, depth int) ([]byte, error) {
 				return dst, err
 			}
 		}
-		if r.Peek() != tagNil {
+		if r.Peek() != TagNil {
 			return dst, unrepresentable(r.pos+1, "improper list")
 		}
 		r.pos++
 		return append(dst, ']'), nil
-	case tagSmallInteger, tagInteger, tagSmallBig, tagLargeBig, tagNewFloat, tagFloat:
+	case TagSmallInteger, TagInteger, TagSmallBig, TagLargeBig, TagNewFloat, TagFloat:
 		v, err := r.value(depth, true)
 		if err != nil {
 			return dst, err
@@ -374,7 +372,7 @@ func (r *Reader) appendJSON(dst []byte, depth int) ([]byte, error) {
 func (r *Reader) appendJSONKey(dst []byte) ([]byte, error) {
 	at := r.pos
 	switch r.Peek() {
-	case tagBinary:
+	case TagBinary:
 		b, err := r.Binary()
 		if err != nil {
 			return dst, err
@@ -383,7 +381,7 @@ func (r *Reader) appendJSONKey(dst []byte) ([]byte, error) {
 			return dst, unrepresentable(at+1, "map key is not UTF-8")
 		}
 		return appendQuoted(dst, b), nil
-	case tagAtom, tagAtomUTF8, tagSmallAtom, tagSmallAtomUTF8:
+	case TagAtom, TagAtomUTF8, TagSmallAtom, TagSmallAtomUTF8:
 		a, err := r.AtomBytes()
 		if err != nil {
 			return dst, err
@@ -392,7 +390,7 @@ func (r *Reader) appendJSONKey(dst []byte) ([]byte, error) {
 			return dst, unrepresentable(at+1, "a struct")
 		}
 		return appendQuoted(dst, a), nil
-	case tagSmallInteger, tagInteger, tagSmallBig, tagLargeBig, tagNewFloat, tagFloat:
+	case TagSmallInteger, TagInteger, TagSmallBig, TagLargeBig, TagNewFloat, TagFloat:
 		v, err := r.value(0, true)
 		if err != nil {
 			return dst, err

@@ -1,10 +1,13 @@
 // Package etf reads and writes Erlang's External Term Format, the bytes of
 // :erlang.term_to_binary/1, as the BEAM nodes of a Phoenix cluster exchange
-// them through Phoenix.PubSub.Redis.
+// them through Phoenix.PubSub.Redis and as Phoenix.Token signs them. It is
+// the one ETF codec of the module: the bridge (package phoenixredis) and
+// server/phxtoken both use it.
 //
 // A Reader walks one encoded term without building it: the pub/sub bridge
 // reads a message's header, skips what it does not need and transcodes the
-// payload straight to JSON (AppendJSON). Decode builds a whole term as Go
+// payload straight to JSON (AppendJSON); phxtoken walks a token's payload
+// to build its own Go values (Peek, Tuple, List, Map). Decode builds a whole term as Go
 // values, for tests and tools. The Append functions write terms as OTP 25's
 // term_to_binary does, byte for byte for everything this package emits
 // (maps of up to 32 keys in term order, the smallest integer form, latin-1
@@ -75,40 +78,39 @@ func (m Map) Get(key any) (any, bool) {
 	return nil, false
 }
 
-// External Term Format tags (erts/emulator/beam/external.h).
+// External Term Format tags (erts/emulator/beam/external.h): the first
+// byte of each encoded term, as Reader.Peek returns it.
 const (
 	Version = 131 // first byte of every encoded term
 
-	tagCompressed   = 80
-	tagNewFloat     = 70
-	tagBitBinary    = 77
-	tagPort         = 102
-	tagNewPort      = 89
-	tagV4Port       = 120
-	tagNewFun       = 112
-	tagExport       = 113
-	tagNewPid       = 88
-	tagNewerRef     = 90
-	tagSmallInteger = 97
-	tagInteger      = 98
-	tagFloat        = 99
-	tagAtom         = 100 // latin-1, u16 length
-	tagPid          = 103
-	tagSmallTuple   = 104
-	tagLargeTuple   = 105
-	tagNil          = 106
-	tagString       = 107 // list of bytes, u16 length
-	tagList         = 108
-	tagBinary       = 109
-	tagSmallBig     = 110
-	tagLargeBig     = 111
-	tagNewRef       = 114
-	tagSmallAtom    = 115 // latin-1, u8 length
-	tagMap          = 116
-	// TagMap is the tag of a map (MAP_EXT), for Reader.Peek.
-	TagMap           = tagMap
-	tagAtomUTF8      = 118
-	tagSmallAtomUTF8 = 119
+	TagCompressed    = 80  // COMPRESSED: u32 inflated size, then a zlib stream
+	TagNewFloat      = 70  // NEW_FLOAT_EXT: IEEE 754 float64
+	TagBitBinary     = 77  // BIT_BINARY_EXT: a bit string
+	TagPort          = 102 // PORT_EXT
+	TagNewPort       = 89  // NEW_PORT_EXT
+	TagV4Port        = 120 // V4_PORT_EXT
+	TagNewFun        = 112 // NEW_FUN_EXT
+	TagExport        = 113 // EXPORT_EXT: fun M:F/A
+	TagNewPid        = 88  // NEW_PID_EXT
+	TagNewerRef      = 90  // NEWER_REFERENCE_EXT
+	TagSmallInteger  = 97  // SMALL_INTEGER_EXT: 0..255
+	TagInteger       = 98  // INTEGER_EXT: int32
+	TagFloat         = 99  // FLOAT_EXT: 31 bytes of text (before OTP 17's default)
+	TagAtom          = 100 // ATOM_EXT: latin-1, u16 length
+	TagPid           = 103 // PID_EXT
+	TagSmallTuple    = 104 // SMALL_TUPLE_EXT: u8 arity
+	TagLargeTuple    = 105 // LARGE_TUPLE_EXT: u32 arity
+	TagNil           = 106 // NIL_EXT: []
+	TagString        = 107 // STRING_EXT: list of bytes, u16 length
+	TagList          = 108 // LIST_EXT: u32 length, elements, tail
+	TagBinary        = 109 // BINARY_EXT: u32 length
+	TagSmallBig      = 110 // SMALL_BIG_EXT: u8 digit count
+	TagLargeBig      = 111 // LARGE_BIG_EXT: u32 digit count
+	TagNewRef        = 114 // NEW_REFERENCE_EXT
+	TagSmallAtom     = 115 // SMALL_ATOM_EXT: latin-1, u8 length
+	TagMap           = 116 // MAP_EXT: u32 pairs
+	TagAtomUTF8      = 118 // ATOM_UTF8_EXT: u16 length
+	TagSmallAtomUTF8 = 119 // SMALL_ATOM_UTF8_EXT: u8 length
 )
 
 // Limits that keep hostile input cheap. Every element costs at least one
