@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/fawkes-rt/fawkes/channels/pubsub"
+	"github.com/fawkes-rt/fawkes/channels/pubsub/internal/sendq"
 	"github.com/fawkes-rt/fawkes/channels/pubsub/redis"
 )
 
@@ -87,8 +88,8 @@ type PubSub struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	queue      *queue
-	up         atomic.Bool // subscribed to the Phoenix channel
+	queue      *sendq.Queue[*pubsub.Broadcast] // encoded on the sending goroutine, off the publisher's
+	up         atomic.Bool                     // subscribed to the Phoenix channel
 	topics     topicCount
 	names      fawkesNames // receive goroutine only
 	classifier classifier  // receive goroutine only
@@ -168,7 +169,7 @@ func New(cfg Config) (*PubSub, error) {
 		nodeAtom: mustAtom(cfg.NodeName),
 		namesKey: cfg.Redis.Key("phoenix:nodes"),
 		log:      zerolog.Nop(),
-		queue:    newQueue(cfg.Queue),
+		queue:    sendq.New[*pubsub.Broadcast](cfg.Queue),
 	}
 	if cfg.Logger != nil {
 		p.log = cfg.Logger.With().Str("component", "phoenix-bridge").Logger()
@@ -235,7 +236,7 @@ func (p *PubSub) bridge(b *pubsub.Broadcast) {
 		p.stats.kept.Add(1)
 		return
 	}
-	if !p.queue.push(b) {
+	if p.queue.Push(b) != nil {
 		p.stats.dropped.Add(1)
 		p.warn.log(&p.log, "queue", "phoenix channel queue full or closed; broadcast not sent to the Elixir nodes", b.Topic, nil)
 	}
@@ -262,7 +263,7 @@ func (p *PubSub) BridgeStats() Stats {
 		Kept:        p.stats.kept.Load(),
 		Unencodable: p.stats.unencodable.Load(),
 		Outages:     p.stats.outages.Load(),
-		Queued:      p.queue.len(),
+		Queued:      p.queue.Len(),
 		Up:          p.up.Load(),
 	}
 	for i := range st.Received {
@@ -275,12 +276,12 @@ func (p *PubSub) BridgeStats() Stats {
 // removes this node's name from the registry, stops the bridge, then
 // closes the adapter. It does not close the clients.
 func (p *PubSub) Close(ctx context.Context) error {
-	if !p.queue.close() {
+	if !p.queue.Close() {
 		return nil
 	}
 	var err error
 	select {
-	case <-p.queue.drained:
+	case <-p.queue.Finished():
 	case <-ctx.Done():
 		err = ctx.Err()
 	}

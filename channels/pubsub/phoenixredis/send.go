@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -19,68 +18,17 @@ const sendTimeout = 2 * time.Second
 // maxBatch is the most messages one pipeline carries.
 const maxBatch = 128
 
-// queue is the bounded, ordered queue of broadcasts for the Phoenix
-// channel. Encoding waits for the sending goroutine, off the publisher's.
-type queue struct {
-	mu      sync.RWMutex // guards closing ch against push
-	ch      chan *pubsub.Broadcast
-	closed  bool
-	drained chan struct{} // closed when the sender has published all it will
-}
-
-func newQueue(n int) *queue {
-	return &queue{ch: make(chan *pubsub.Broadcast, n), drained: make(chan struct{})}
-}
-
-// push queues b; it reports false when the queue is full or closed.
-func (q *queue) push(b *pubsub.Broadcast) bool {
-	q.mu.RLock()
-	defer q.mu.RUnlock()
-	if q.closed {
-		return false
-	}
-	select {
-	case q.ch <- b:
-		return true
-	default:
-		return false
-	}
-}
-
-func (q *queue) len() int { return len(q.ch) }
-
-// close ends the queue; it reports false when it was closed already.
-func (q *queue) close() bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.closed {
-		return false
-	}
-	q.closed = true
-	close(q.ch)
-	return true
-}
-
 // send encodes queued broadcasts and publishes them in order, pipelining
 // what is ready, each batch after the registration of this node's name.
 func (p *PubSub) send() {
 	defer p.wg.Done()
-	defer close(p.queue.drained)
+	defer p.queue.Finish()
 	batch := make([]*pubsub.Broadcast, 0, maxBatch)
 	msgs := make([][]byte, 0, maxBatch)
-	for b := range p.queue.ch {
-		batch = append(batch[:0], b)
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case more, ok := <-p.queue.ch:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, more)
-			default:
-				break fill
-			}
+	for {
+		var ok bool
+		if batch, ok = p.queue.Next(batch, maxBatch); !ok {
+			return
 		}
 		msgs = msgs[:0]
 		for _, b := range batch {

@@ -46,6 +46,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/fawkes-rt/fawkes/channels/pubsub"
+	"github.com/fawkes-rt/fawkes/channels/pubsub/internal/sendq"
 )
 
 // Defaults of Config.
@@ -104,7 +105,7 @@ type PubSub struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	queue  *sendQueue
+	queue  *sendq.Queue[outgoing]
 	subs   *subscriptions
 	health health
 	relay  relay
@@ -178,7 +179,7 @@ func New(cfg Config) (*PubSub, error) {
 	p.nodeS = p.node.String()
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.health.init()
-	p.queue = newSendQueue(cfg.Queue)
+	p.queue = sendq.New[outgoing](cfg.Queue)
 	p.subs = newSubscriptions()
 	p.relay.init()
 	p.wg.Add(4)
@@ -251,9 +252,12 @@ func (p *PubSub) PublishWith(b *pubsub.Broadcast, before func(ctx context.Contex
 	if b != nil {
 		err = p.local.Publish(b)
 	}
-	if qerr := p.queue.push(outgoing{b: b, before: before}); qerr != nil {
+	if qerr := p.queue.Push(outgoing{b: b, before: before}); qerr != nil {
 		p.stats.dropped.Add(1)
-		return qerr
+		if errors.Is(qerr, sendq.ErrClosed) {
+			return errClosed
+		}
+		return errQueueFull
 	}
 	return err
 }
@@ -303,7 +307,7 @@ func (p *PubSub) Stats() Stats {
 		Duplicates: p.stats.duplicates.Load(),
 		Malformed:  p.stats.malformed.Load(),
 		Outages:    p.stats.outages.Load(),
-		Queued:     p.queue.len(),
+		Queued:     p.queue.Len(),
 		Up:         p.health.up.Load(),
 	}
 }
@@ -312,12 +316,12 @@ func (p *PubSub) Stats() Stats {
 // leaves the cluster (other nodes see this node gone at once) and
 // unsubscribes from Redis. It does not close the Client.
 func (p *PubSub) Close(ctx context.Context) error {
-	if !p.queue.close() {
+	if !p.queue.Close() {
 		return nil
 	}
 	var err error
 	select {
-	case <-p.queue.drained:
+	case <-p.queue.Finished():
 	case <-ctx.Done():
 		err = ctx.Err()
 	}

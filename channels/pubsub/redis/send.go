@@ -2,7 +2,6 @@ package redis
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -23,68 +22,19 @@ type outgoing struct {
 	before func(ctx context.Context, pipe goredis.Pipeliner)
 }
 
-// sendQueue is the bounded, ordered queue of broadcasts for other nodes.
-type sendQueue struct {
-	mu      sync.RWMutex // guards closing ch against push
-	ch      chan outgoing
-	closed  bool
-	drained chan struct{} // closed when the sender has published all it will
-}
-
-func newSendQueue(n int) *sendQueue {
-	return &sendQueue{ch: make(chan outgoing, n), drained: make(chan struct{})}
-}
-
-func (q *sendQueue) push(o outgoing) error {
-	q.mu.RLock()
-	defer q.mu.RUnlock()
-	if q.closed {
-		return errClosed
-	}
-	select {
-	case q.ch <- o:
-		return nil
-	default:
-		return errQueueFull
-	}
-}
-
-func (q *sendQueue) len() int { return len(q.ch) }
-
-// close ends the queue; it reports false when it was closed already.
-func (q *sendQueue) close() bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.closed {
-		return false
-	}
-	q.closed = true
-	close(q.ch)
-	return true
-}
-
 // send publishes queued broadcasts in order, pipelining what is ready, and
 // numbers them. A batch that fails is sent again until it succeeds or the
 // PubSub closes: receivers drop the copies Redis may have executed already.
 func (p *PubSub) send() {
 	defer p.wg.Done()
-	defer close(p.queue.drained)
+	defer p.queue.Finish()
 	var seq uint64
 	batch := make([]outgoing, 0, maxBatch)
 	envs := make([][]byte, 0, maxBatch)
-	for o := range p.queue.ch {
-		batch = append(batch[:0], o)
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case more, ok := <-p.queue.ch:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, more)
-			default:
-				break fill
-			}
+	for {
+		var ok bool
+		if batch, ok = p.queue.Next(batch, maxBatch); !ok {
+			return
 		}
 		envs = envs[:0]
 		for _, o := range batch {
@@ -123,7 +73,7 @@ func (p *PubSub) publishBatch(batch []outgoing, envs [][]byte) bool {
 		if err == nil {
 			p.stats.published.Add(int64(published(batch)))
 			if !failingSince.IsZero() {
-				p.log.Info().Dur("failing_ms", time.Since(failingSince)).Int("queued", p.queue.len()).
+				p.log.Info().Dur("failing_ms", time.Since(failingSince)).Int("queued", p.queue.Len()).
 					Msg("redis publish recovered; queued broadcasts are on their way to the other nodes")
 			}
 			return true
@@ -134,7 +84,7 @@ func (p *PubSub) publishBatch(batch []outgoing, envs [][]byte) bool {
 		}
 		if failingSince.IsZero() {
 			failingSince = time.Now()
-			p.log.Warn().Err(err).Int("queued", p.queue.len()).
+			p.log.Warn().Err(err).Int("queued", p.queue.Len()).
 				Msg("redis publish failing; broadcasts for other nodes wait in the queue and are retried")
 		}
 		p.stats.retried.Add(1)
