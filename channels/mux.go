@@ -1,6 +1,7 @@
 package channels
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"runtime/debug"
@@ -71,7 +72,7 @@ type MuxConfig struct {
 	// HandleIn delays only its own channel, never the connection's other
 	// channels nor its heartbeats: Dispatch returns once the message is
 	// queued. An idle channel holds no goroutine. The endpoint sets it for
-	// WebSocket connections.
+	// every connection, WebSocket and LongPoll.
 	//
 	// Zero means the goroutine that calls Dispatch runs the callbacks, and
 	// Dispatch returns once the message has been handled (unless its channel
@@ -86,8 +87,10 @@ type MuxConfig struct {
 
 // Bounds of the messages queued on a connection's channels (Concurrent):
 // past them Dispatch waits for the channels to catch up, which stops the
-// transport reading from a client that floods a slow channel. A message
-// larger than maxQueuedBytes is taken when nothing else is queued.
+// transport reading from a client that floods a slow channel (a WebSocket
+// stops reading; a LongPoll POST waits, up to its window, see
+// DispatchContext). A message larger than maxQueuedBytes is taken when
+// nothing else is queued.
 const (
 	maxQueued      = 128
 	maxQueuedBytes = 1 << 20
@@ -187,7 +190,19 @@ func (x *Mux) Len() int {
 // MuxConfig.Concurrent). The message's payload must stay unchanged until
 // it has been handled: give each message its own buffer. Dispatch must not
 // be called from a channel's callbacks.
-func (x *Mux) Dispatch(msg protocol.Message) {
+func (x *Mux) Dispatch(msg protocol.Message) { _ = x.dispatch(nil, msg) }
+
+// DispatchContext is Dispatch with a bound on the wait for room in the
+// connection's queues: if ctx ends while they are full, msg is dropped
+// unhandled and ctx's error returned. Once msg is queued, or its handling
+// has begun, ctx no longer matters. A LongPoll POST uses it to answer
+// within its window however slow the session's channels are.
+func (x *Mux) DispatchContext(ctx context.Context, msg protocol.Message) error {
+	return x.dispatch(ctx, msg)
+}
+
+// dispatch is Dispatch; a nil ctx waits for room as long as it takes.
+func (x *Mux) dispatch(ctx context.Context, msg protocol.Message) error {
 	if msg.Topic == TopicPhoenix && msg.Event == EventHeartbeat {
 		x.mu.Lock()
 		closed := x.closed
@@ -195,14 +210,14 @@ func (x *Mux) Dispatch(msg protocol.Message) {
 		if !closed {
 			x.reply(protocol.Ref{}, msg.Ref, msg.Topic, OK(nil))
 		}
-		return
+		return nil
 	}
 	x.mu.Lock()
 	var s *Socket
 	for {
 		if x.closed {
 			x.mu.Unlock()
-			return
+			return nil
 		}
 		s = x.lookup(msg.Topic)
 		if s == nil || !s.running {
@@ -211,7 +226,19 @@ func (x *Mux) Dispatch(msg protocol.Message) {
 		if x.full(len(msg.Payload)) {
 			// Wait for room, then decide again: meanwhile the lane may have
 			// emptied, or the topic changed hands.
+			if ctx == nil {
+				x.wait()
+				continue
+			}
+			if err := ctx.Err(); err != nil {
+				x.mu.Unlock()
+				return err
+			}
+			// ctx's end wakes this wait like a shrinking queue does. The
+			// wake-up takes x.mu, so it cannot slip in before Wait.
+			stop := context.AfterFunc(ctx, x.wakeWaiters)
 			x.wait()
+			stop()
 			continue
 		}
 		if s.queue == nil {
@@ -221,7 +248,7 @@ func (x *Mux) Dispatch(msg protocol.Message) {
 		x.queued++
 		x.queuedBytes += int32(len(msg.Payload))
 		x.mu.Unlock()
-		return
+		return nil
 	}
 	if s == nil {
 		// No channel and nothing queued on the topic: the Mux answers
@@ -240,7 +267,7 @@ func (x *Mux) Dispatch(msg protocol.Message) {
 		if rt == nil {
 			x.mu.Unlock()
 			x.refuse(msg, status)
-			return
+			return nil
 		}
 		s = &Socket{mux: x, topic: msg.Topic, route: rt}
 		x.channels = append(x.channels, s)
@@ -252,6 +279,7 @@ func (x *Mux) Dispatch(msg protocol.Message) {
 	} else {
 		x.run(s, msg)
 	}
+	return nil
 }
 
 // refuse answers a message for a topic without a channel: a join the Mux
@@ -282,6 +310,15 @@ func (x *Mux) wait() {
 		x.space = sync.NewCond(&x.mu)
 	}
 	x.space.Wait()
+}
+
+// wakeWaiters wakes the waits for room, to look at their contexts.
+func (x *Mux) wakeWaiters() {
+	x.mu.Lock()
+	if x.space != nil {
+		x.space.Broadcast()
+	}
+	x.mu.Unlock()
 }
 
 // run handles msg, then the messages queued on s's lane meanwhile, until
