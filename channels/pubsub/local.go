@@ -1,11 +1,27 @@
 package pubsub
 
 import (
+	"hash/maphash"
 	"sync"
 	"time"
 )
 
+// localShards is how many independently locked parts Local's topic table
+// has. A lookup locks one shard for reading only as long as a map read.
+const localShards = 64
+
+var shardSeed = maphash.MakeSeed()
+
 // Local is the in-process PubSub. The zero value is ready to use.
+//
+// Locking is per topic: a publish holds its topic's read lock while it
+// calls Deliver on the topic's subscribers, and nothing else. Subscribing to
+// or unsubscribing from another topic never waits for it, so joins go on at
+// full speed while a large fan-out runs elsewhere; a subscribe to the same
+// topic waits for the publish in progress (and the publishes after it wait
+// for the subscribe), which keeps each topic's deliveries in order. The
+// table of topics is split into shards, each locked only for the map
+// lookup or insert.
 //
 // Subscribers of a topic sit in a slice, so a publish walks contiguous
 // memory; subscribe and unsubscribe are O(1) (swap-remove through an index).
@@ -16,45 +32,97 @@ type Local struct {
 	// and must not block. Set it before the Local is used.
 	Observe func(b *Broadcast, delivered int, took time.Duration)
 
-	mu     sync.RWMutex
-	topics map[string]*topicSubs
+	shards [localShards]localShard
 }
 
+// localShard is one part of Local's topic table.
+type localShard struct {
+	mu     sync.RWMutex
+	topics map[string]*topicSubs // guarded by mu; made on first use
+	_      [24]byte              // a cache line per shard
+}
+
+// topicSubs is one topic's subscribers.
 type topicSubs struct {
+	mu    sync.RWMutex // read-held across a publish's deliveries
 	subs  []Subscriber
 	index map[Subscriber][]int // positions of each subscriber in subs
+	// removed is set, under mu, when the topic lost its last subscriber
+	// and is taken out of the shard: a Subscribe that looked it up before
+	// that looks again.
+	removed bool
 }
 
 // NewLocal returns an empty Local.
 func NewLocal() *Local { return &Local{} }
 
+func (l *Local) shard(topic string) *localShard {
+	return &l.shards[maphash.String(shardSeed, topic)%localShards]
+}
+
+// lookup returns topic's subscribers, or nil.
+func (sh *localShard) lookup(topic string) *topicSubs {
+	sh.mu.RLock()
+	t := sh.topics[topic]
+	sh.mu.RUnlock()
+	return t
+}
+
 // Subscribe implements PubSub.
 func (l *Local) Subscribe(topic string, s Subscriber) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.topics == nil {
-		l.topics = make(map[string]*topicSubs)
+	sh := l.shard(topic)
+	for {
+		t := sh.lookup(topic)
+		if t == nil {
+			sh.mu.Lock()
+			if sh.topics == nil {
+				sh.topics = make(map[string]*topicSubs)
+			}
+			if t = sh.topics[topic]; t == nil {
+				t = &topicSubs{index: make(map[Subscriber][]int)}
+				sh.topics[topic] = t
+			}
+			sh.mu.Unlock()
+		}
+		t.mu.Lock()
+		if t.removed {
+			t.mu.Unlock()
+			continue
+		}
+		t.index[s] = append(t.index[s], len(t.subs))
+		t.subs = append(t.subs, s)
+		t.mu.Unlock()
+		return
 	}
-	t := l.topics[topic]
-	if t == nil {
-		t = &topicSubs{index: make(map[Subscriber][]int)}
-		l.topics[topic] = t
-	}
-	t.index[s] = append(t.index[s], len(t.subs))
-	t.subs = append(t.subs, s)
 }
 
 // Unsubscribe implements PubSub.
 func (l *Local) Unsubscribe(topic string, s Subscriber) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	t := l.topics[topic]
+	sh := l.shard(topic)
+	t := sh.lookup(topic)
 	if t == nil {
 		return
 	}
+	t.mu.Lock()
+	if !t.remove(s) || len(t.subs) > 0 {
+		t.mu.Unlock()
+		return
+	}
+	t.removed = true
+	t.mu.Unlock()
+	sh.mu.Lock()
+	if sh.topics[topic] == t {
+		delete(sh.topics, topic)
+	}
+	sh.mu.Unlock()
+}
+
+// remove takes one subscription of s out of t and reports whether there
+// was one. The caller holds t.mu.
+func (t *topicSubs) remove(s Subscriber) bool {
 	pos := t.index[s]
 	if len(pos) == 0 {
-		return
+		return false
 	}
 	i := pos[len(pos)-1]
 	if len(pos) == 1 {
@@ -76,13 +144,11 @@ func (l *Local) Unsubscribe(topic string, s Subscriber) {
 	}
 	t.subs[last] = nil
 	t.subs = t.subs[:last]
-	if len(t.subs) == 0 {
-		delete(l.topics, topic)
-	}
+	return true
 }
 
-// Publish implements PubSub. Deliver runs under a read lock, which is why
-// it must not block.
+// Publish implements PubSub. Deliver runs under the topic's read lock,
+// which is why it must not block.
 func (l *Local) Publish(b *Broadcast) error {
 	if l.Observe == nil {
 		l.publish(b)
@@ -96,12 +162,12 @@ func (l *Local) Publish(b *Broadcast) error {
 
 // publish delivers b and returns to how many subscribers.
 func (l *Local) publish(b *Broadcast) int {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	t := l.topics[b.Topic]
+	t := l.shard(b.Topic).lookup(b.Topic)
 	if t == nil {
 		return 0
 	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
 	n := 0
 	for _, s := range t.subs {
 		if s != b.Except {
@@ -114,21 +180,28 @@ func (l *Local) publish(b *Broadcast) int {
 
 // Count returns the number of subscriptions to topic.
 func (l *Local) Count(topic string) int {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	if t := l.topics[topic]; t != nil {
-		return len(t.subs)
+	t := l.shard(topic).lookup(topic)
+	if t == nil {
+		return 0
 	}
-	return 0
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return len(t.subs)
 }
 
 // Topics returns the topics that have at least one subscriber.
 func (l *Local) Topics() []string {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	out := make([]string, 0, len(l.topics))
-	for t := range l.topics {
-		out = append(out, t)
+	var out []string
+	for i := range l.shards {
+		sh := &l.shards[i]
+		sh.mu.RLock()
+		for t := range sh.topics {
+			out = append(out, t)
+		}
+		sh.mu.RUnlock()
+	}
+	if out == nil {
+		out = []string{}
 	}
 	return out
 }
