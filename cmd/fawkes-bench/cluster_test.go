@@ -16,9 +16,9 @@ import (
 
 	"github.com/fawkes-rt/fawkes/channels"
 	"github.com/fawkes-rt/fawkes/channels/events"
+	"github.com/fawkes-rt/fawkes/channels/events/ingress"
 	"github.com/fawkes-rt/fawkes/channels/pubsub"
 	"github.com/fawkes-rt/fawkes/server"
-	"github.com/fawkes-rt/fawkes/server/ingress"
 )
 
 // node is one endpoint of startCluster.

@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/fawkes-rt/fawkes/channels/events"
+	"github.com/fawkes-rt/fawkes/channels/events/ingress"
 	"github.com/fawkes-rt/fawkes/channels/pubsub/redis"
 	"github.com/fawkes-rt/fawkes/server"
-	"github.com/fawkes-rt/fawkes/server/ingress"
 )
 
 // consoleFiles is the live console page served at /. phoenix.mjs is the npm

@@ -11,7 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/fawkes-rt/fawkes/server/ingress"
+	"github.com/fawkes-rt/fawkes/channels/events/ingress"
 	"github.com/fawkes-rt/fawkes/server/phxtoken"
 )
 

@@ -13,9 +13,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/fawkes-rt/fawkes/channels/events"
+	"github.com/fawkes-rt/fawkes/channels/events/ingress"
 	"github.com/fawkes-rt/fawkes/channels/pubsub"
 	"github.com/fawkes-rt/fawkes/server"
-	"github.com/fawkes-rt/fawkes/server/ingress"
 )
 
 // ingressTokenEnv holds the bearer token of the HTTP ingress. It is an

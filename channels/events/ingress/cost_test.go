@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"github.com/fawkes-rt/fawkes/channels/events"
+	"github.com/fawkes-rt/fawkes/channels/events/ingress"
 	"github.com/fawkes-rt/fawkes/channels/pubsub"
-	"github.com/fawkes-rt/fawkes/server/ingress"
 )
 
 // Input cost (issue 16): a request costs time and memory linear in its

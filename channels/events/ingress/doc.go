@@ -13,9 +13,11 @@
 // A valid event reaches the room's members exactly as a member's
 // "cloudevent" push does: through Service.Broadcast, so with the same
 // subscription filters and, in structured and batch mode, the very bytes
-// the publisher sent. It lives beside package server rather than in it
-// because server knows nothing of CloudEvents; it is an ordinary
-// http.Handler a library user can mount next to the socket endpoint.
+// the publisher sent. It lives with the events channel it feeds, not in
+// package server, which knows nothing of CloudEvents; and it is the one
+// package under channels/ that speaks HTTP: nothing in the channel model
+// imports it. It is an ordinary http.Handler a library user can mount next
+// to the socket endpoint.
 //
 // With Config.History, GET {mount}/{room}?after=<id>&limit=N answers the
 // room's recent events (the events channel's history, the one a rejoining

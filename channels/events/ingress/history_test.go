@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"github.com/fawkes-rt/fawkes/channels/events"
+	"github.com/fawkes-rt/fawkes/channels/events/ingress"
 	"github.com/fawkes-rt/fawkes/channels/pubsub"
-	"github.com/fawkes-rt/fawkes/server/ingress"
 )
 
 // historyServer is an ingress with a history of e1..e5 in room "r".

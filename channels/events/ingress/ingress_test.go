@@ -17,9 +17,9 @@ import (
 
 	"github.com/fawkes-rt/fawkes/channels"
 	"github.com/fawkes-rt/fawkes/channels/events"
+	"github.com/fawkes-rt/fawkes/channels/events/ingress"
 	"github.com/fawkes-rt/fawkes/channels/pubsub"
 	"github.com/fawkes-rt/fawkes/protocol"
-	"github.com/fawkes-rt/fawkes/server/ingress"
 )
 
 // recorder is a channels.Transport that keeps every frame.
