@@ -110,7 +110,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	err := execute(ctx, sc, &common, &sum)
 	if err != nil {
 		sum.Error = err.Error()
-		logf("%s failed: %v", args[0], err)
+		fmt.Fprintf(stderr, "fawkes-bench: %s failed: %v\n", args[0], err)
 	}
 	sum.OK = err == nil
 	line, _ := json.Marshal(sum)
@@ -183,7 +183,6 @@ func execute(ctx context.Context, sc scenario, common *commonOptions, sum *summa
 	}
 	start := time.Now()
 	sum.Started = start.UTC().Format(time.RFC3339)
-	srv := newServerWatch(common.PID)
 	var watched []int // --watch-pids other than --pid
 	if w, ok := sc.(interface{ watchedPIDs() []int }); ok {
 		for _, pid := range w.watchedPIDs() {
@@ -192,6 +191,14 @@ func execute(ctx context.Context, sc scenario, common *commonOptions, sum *summa
 			}
 		}
 	}
+	srv, err := newServerWatch(common.PID, watched)
+	if err != nil {
+		return err
+	}
+	// A server that exits ends the run within a second, with the reason.
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stopWatch := srv.watch(runCtx, cancel, time.Second)
 	watchedCPU0 := cpuOfAll(watched)
 	clientCPU0 := cpuOf(0)
 	busy0, _ := proc.BusyCPU()
@@ -200,7 +207,8 @@ func execute(ctx context.Context, sc scenario, common *commonOptions, sum *summa
 		return err
 	}
 	logf("%s against %s", sum.Scenario, strings.Join(f.urls(), ", "))
-	result, err := sc.run(ctx, f, srv)
+	result, err := sc.run(runCtx, f, srv)
+	stopWatch()
 	sum.Result = result
 	sum.Client = f.figures()
 	sum.Client.CPUSeconds = cpuOf(0) - clientCPU0
@@ -210,7 +218,8 @@ func execute(ctx context.Context, sc scenario, common *commonOptions, sum *summa
 	if sum.ElapsedS > 0 {
 		sum.Client.CPUUtil = sum.Client.CPUSeconds / sum.ElapsedS
 	}
-	sum.Server = srv.figures(sum.ElapsedS)
+	var procErr error
+	sum.Server, procErr = srv.figures(sum.ElapsedS)
 	if busy1, err := proc.BusyCPU(); err == nil && busy0 > 0 && sum.ElapsedS > 0 {
 		sum.Machine.BusyUtil = (busy1 - busy0).Seconds() / sum.ElapsedS
 		sum.Machine.OthersUtil = sum.Machine.BusyUtil - sum.Client.CPUUtil
@@ -222,8 +231,15 @@ func execute(ctx context.Context, sc scenario, common *commonOptions, sum *summa
 			sum.Machine.OthersUtil -= sum.Machine.WatchedUtil
 		}
 	}
-	if err == nil && ctx.Err() != nil {
-		err = errors.New("interrupted")
+	switch {
+	case procErr != nil:
+		// The cause: whatever else failed followed from it.
+		if err != nil {
+			logf("%s: %v", sum.Scenario, err)
+		}
+		return procErr
+	case err == nil && ctx.Err() != nil:
+		return errors.New("interrupted")
 	}
 	return err
 }

@@ -1,8 +1,5 @@
 //go:build unix
 
-// Package proc reads a process's resident memory and CPU time from /proc
-// (Linux). Elsewhere every reading fails with an error, and the summary
-// leaves the figures out.
 package proc
 
 import (
@@ -10,14 +7,25 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"syscall"
 	"time"
 )
 
+// readFile reads a file of /proc. Other Unix systems have no /proc (or
+// not Linux's): there it fails with ErrUnsupported rather than with a
+// "no such file" that would read like a process that is gone.
+func readFile(name string) ([]byte, error) {
+	if runtime.GOOS != "linux" {
+		return nil, ErrUnsupported
+	}
+	return os.ReadFile(name)
+}
+
 // RSSKiB returns VmRSS of pid (0 means this process) in KiB.
 func RSSKiB(pid int) (int64, error) {
-	b, err := os.ReadFile(path(pid, "status"))
+	b, err := readFile(path(pid, "status"))
 	if err != nil {
 		return 0, err
 	}
@@ -46,18 +54,9 @@ func CPU(pid int) (time.Duration, error) {
 		}
 		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
 	}
-	b, err := os.ReadFile(path(pid, "stat"))
+	f, err := stat(pid)
 	if err != nil {
 		return 0, err
-	}
-	// Fields after the command name, which is in parentheses and may hold spaces.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, errors.New("proc: malformed stat")
-	}
-	f := bytes.Fields(b[i+1:])
-	if len(f) < 13 { // utime and stime are fields 14 and 15, i.e. 11 and 12 here
-		return 0, errors.New("proc: short stat")
 	}
 	ut, err1 := strconv.ParseInt(string(f[11]), 10, 64)
 	st, err2 := strconv.ParseInt(string(f[12]), 10, 64)
@@ -65,6 +64,40 @@ func CPU(pid int) (time.Duration, error) {
 		return 0, err
 	}
 	return time.Duration(ut+st) * time.Second / clockTicks, nil
+}
+
+// stat returns the fields of /proc/<pid>/stat after the command name
+// (which is in parentheses and may hold spaces): f[0] is field 3 of
+// proc(5), the state.
+func stat(pid int) ([][]byte, error) {
+	b, err := readFile(path(pid, "stat"))
+	if err != nil {
+		return nil, err
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return nil, errors.New("proc: malformed stat")
+	}
+	f := bytes.Fields(b[i+1:])
+	if len(f) < 20 { // starttime is field 22, i.e. 19 here
+		return nil, errors.New("proc: short stat")
+	}
+	return f, nil
+}
+
+// StartTime returns when pid started, in clock ticks after boot. The
+// kernel reuses pids: pid and start time together name one process. A
+// process that has exited but is not yet reaped by its parent (a zombie)
+// gives ErrExited.
+func StartTime(pid int) (uint64, error) {
+	f, err := stat(pid)
+	if err != nil {
+		return 0, err
+	}
+	if s := string(f[0]); s == "Z" || s == "X" || s == "x" {
+		return 0, ErrExited
+	}
+	return strconv.ParseUint(string(f[19]), 10, 64)
 }
 
 // OpenFiles returns this process's soft limit on open files.
@@ -87,7 +120,7 @@ func path(pid int, file string) string {
 // boot (user, nice, system, irq, softirq and steal from /proc/stat), so
 // that a run can say how much of the machine others took meanwhile.
 func BusyCPU() (time.Duration, error) {
-	b, err := os.ReadFile("/proc/stat")
+	b, err := readFile("/proc/stat")
 	if err != nil {
 		return 0, err
 	}
@@ -109,7 +142,7 @@ func BusyCPU() (time.Duration, error) {
 
 // LoadAvg returns the 1-minute load average.
 func LoadAvg() (float64, error) {
-	b, err := os.ReadFile("/proc/loadavg")
+	b, err := readFile("/proc/loadavg")
 	if err != nil {
 		return 0, err
 	}

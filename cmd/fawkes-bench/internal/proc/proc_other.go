@@ -2,24 +2,22 @@
 
 package proc
 
-import (
-	"errors"
-	"time"
-)
-
-var errUnsupported = errors.New("proc: not supported on this system")
+import "time"
 
 // RSSKiB is not supported here.
-func RSSKiB(int) (int64, error) { return 0, errUnsupported }
+func RSSKiB(int) (int64, error) { return 0, ErrUnsupported }
 
 // CPU is not supported here.
-func CPU(int) (time.Duration, error) { return 0, errUnsupported }
+func CPU(int) (time.Duration, error) { return 0, ErrUnsupported }
 
 // OpenFiles is not known here.
 func OpenFiles() uint64 { return 0 }
 
 // BusyCPU is not supported here.
-func BusyCPU() (time.Duration, error) { return 0, errUnsupported }
+func BusyCPU() (time.Duration, error) { return 0, ErrUnsupported }
 
 // LoadAvg is not supported here.
-func LoadAvg() (float64, error) { return 0, errUnsupported }
+func LoadAvg() (float64, error) { return 0, ErrUnsupported }
+
+// StartTime is not supported here.
+func StartTime(int) (uint64, error) { return 0, ErrUnsupported }
