@@ -11,52 +11,12 @@ import (
 	"time"
 )
 
-// Option configures Dial.
-type Option func(*options)
-
-type options struct {
-	params   url.Values
-	token    string
-	hasToken bool
-	header   http.Header
-	longPoll bool
-	timeout  time.Duration
-}
-
-// Params adds connect params, as key, value pairs: phoenix.js's
-// new Socket(url, {params: {...}}). vsn=2.0.0 is always added last, as
-// phoenix.js does.
-func Params(kv ...string) Option {
-	return func(o *options) {
-		for i := 0; i+1 < len(kv); i += 2 {
-			o.params.Add(kv[i], kv[i+1])
-		}
-	}
-}
-
-// AuthToken sends token as phoenix.js's authToken option does: in the
-// Sec-WebSocket-Protocol header ("base64url.bearer.phx.<base64>"), or as
-// the X-Phoenix-AuthToken header over LongPoll.
-func AuthToken(token string) Option {
-	return func(o *options) { o.token, o.hasToken = token, true }
-}
-
-// Header adds a request header to the connect request (Origin, say).
-func Header(key, value string) Option {
-	return func(o *options) { o.header.Add(key, value) }
-}
-
-// LongPoll connects over the LongPoll transport instead of WebSocket.
-func LongPoll() Option { return func(o *options) { o.longPoll = true } }
-
-// Timeout sets how long the client's waits last before they fail the
-// test. Zero means DefaultTimeout.
-func Timeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
-
 // transport is a connection of either kind.
 type transport interface {
-	// send writes one client frame: V2 JSON text, or a binary push.
+	// send writes one client message: JSON text, or a V2 binary frame.
 	send(frame []byte, binary bool) error
+	// writeRaw writes bytes to the connection as they are (WebSocket only).
+	writeRaw(b []byte) error
 	// close ends the connection from the client side.
 	close()
 }
@@ -66,6 +26,9 @@ type DialError struct {
 	// Status is the HTTP status of a refused WebSocket upgrade (403 when
 	// the connect hook refused), or the "status" of a LongPoll answer.
 	Status int
+	// Body is the body of a refused WebSocket upgrade's response, or the
+	// JSON answer of a refused LongPoll connect.
+	Body string
 	// Err is the underlying error, for failures without a status.
 	Err error
 }
@@ -85,17 +48,23 @@ func (e *DialError) Unwrap() error { return e.Err }
 // concurrent use, but those that wait fail the test: call them from the
 // test's goroutine.
 type Client struct {
-	t       testing.TB
-	timeout time.Duration
-	conn    transport
+	t        testing.TB
+	timeout  time.Duration
+	codec    codec
+	conn     transport
+	protocol string        // the selected WebSocket subprotocol
+	closing  chan struct{} // closed by Close
 
-	mu     sync.Mutex
-	ref    int
-	inbox  []Message
-	notify chan struct{} // signalled on every change of inbox or end
-	ended  bool
-	code   int // close code, once ended
-	reason string
+	mu        sync.Mutex
+	ref       int
+	inbox     []Message
+	notify    chan struct{} // signalled on every change of inbox or end
+	ended     bool
+	code      int // close code, once ended
+	reason    string
+	paused    chan struct{} // non-nil while reading is paused; closed to resume
+	pongs     [][]byte
+	closeOnce sync.Once
 }
 
 // Dial connects to the socket mounted at base ("http://host/socket", as
@@ -115,24 +84,29 @@ func Dial(t testing.TB, base string, opts ...Option) *Client {
 // connect hook refused).
 func TryDial(t testing.TB, base string, opts ...Option) (*Client, error) {
 	t.Helper()
-	o := &options{params: url.Values{}, header: http.Header{}, timeout: DefaultTimeout}
+	o := &options{params: url.Values{}, header: http.Header{}, timeout: DefaultTimeout, vsn: "2.0.0"}
 	for _, opt := range opts {
 		opt(o)
 	}
 	if o.timeout <= 0 {
 		o.timeout = DefaultTimeout
 	}
-	c := &Client{t: t, timeout: o.timeout, notify: make(chan struct{}, 1)}
+	c := &Client{t: t, timeout: o.timeout, codec: codecFor(o.vsn), notify: make(chan struct{}, 1), closing: make(chan struct{})}
 	query := o.params.Encode()
-	if query != "" {
-		query += "&"
+	if o.vsn != "" {
+		if query != "" {
+			query += "&"
+		}
+		query += "vsn=" + url.QueryEscape(o.vsn)
 	}
-	query += "vsn=2.0.0"
+	if query != "" {
+		query = "?" + query
+	}
 	var err error
 	if o.longPoll {
-		c.conn, err = dialLongPoll(c, socketURL(base, "longpoll", false)+"?"+query, o)
+		c.conn, err = dialLongPoll(c, socketURL(base, "longpoll", false)+query, o)
 	} else {
-		c.conn, err = dialWebSocket(c, socketURL(base, "websocket", true)+"?"+query, o)
+		c.conn, err = dialWebSocket(c, socketURL(base, "websocket", true)+query, o)
 	}
 	if err != nil {
 		return nil, err
@@ -141,8 +115,31 @@ func TryDial(t testing.TB, base string, opts ...Option) (*Client, error) {
 	return c, nil
 }
 
-// Close closes the connection from the client side. It is idempotent.
-func (c *Client) Close() { c.conn.close() }
+// Close closes the connection from the client side (a WebSocket close
+// frame with 1000 first). It is idempotent.
+func (c *Client) Close() {
+	c.closeOnce.Do(func() {
+		close(c.closing)
+		c.conn.close()
+	})
+}
+
+// Closed reports whether the connection has ended, without waiting:
+// AwaitClose would then return at once.
+func (c *Client) Closed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ended
+}
+
+// CloseReason returns the reason that came with the close code (the close
+// frame's reason text, or what ended the connection otherwise), or "" while
+// the connection is open.
+func (c *Client) CloseReason() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reason
+}
 
 // received queues a message from the server.
 func (c *Client) received(m Message) {
@@ -240,7 +237,7 @@ func (c *Client) Send(joinRef, topic, event string, payload any) string {
 		c.t.Fatalf("servertest: payload of %s: %v", event, err)
 	}
 	ref := c.nextRef()
-	if err := c.conn.send(encodeText(joinRef, ref, topic, event, data), false); err != nil {
+	if err := c.conn.send(c.codec.encodeText(joinRef, ref, topic, event, data), false); err != nil {
 		c.t.Fatalf("servertest: send %s on %s: %v", event, topic, err)
 	}
 	return ref
@@ -276,9 +273,13 @@ func (c *Client) Sync() {
 
 // AwaitClose waits until the server ends the connection and returns the
 // close code: the WebSocket close frame's code (1001 for a disconnect,
-// 1012 for a drain, ...), 1006 when the connection ended without one. Over
-// LongPoll, as phoenix.js reads it: 3410 when the session is gone (410),
-// 1008 for a refusal (403), 1011 for an error answer.
+// 1012 for a drain, ...), 1006 when the connection ended without one, 1002
+// when the server broke the protocol (a frame after its close frame, a
+// masked frame, a message that does not decode). Over WebSocket it returns
+// once the server has also closed the TCP connection, as RFC 6455 has it.
+// Over LongPoll, as phoenix.js reads it: 3410 when the session is gone
+// (410), 1008 for a refusal (403), 1011 for an error answer. Messages that
+// came before the end stay for Next and Unread.
 func (c *Client) AwaitClose() int {
 	c.t.Helper()
 	timer := time.NewTimer(c.timeout)
@@ -296,137 +297,4 @@ func (c *Client) AwaitClose() int {
 			c.t.Fatalf("servertest: connection still open after %v", c.timeout)
 		}
 	}
-}
-
-// Channel returns a handle on topic, without joining it (to push on a topic
-// that is not joined, say). Join returns a joined one.
-func (c *Client) Channel(topic string) *Channel { return &Channel{c: c, Topic: topic} }
-
-// Join joins topic with payload (as for Channel.Push) and fails the test
-// unless the server replies "ok". The reply is in the Channel's
-// JoinReply.
-func (c *Client) Join(topic string, payload any) *Channel {
-	c.t.Helper()
-	ch, r := c.TryJoin(topic, payload)
-	if !r.OK() {
-		c.t.Fatalf("servertest: join %s refused: %s", topic, r)
-	}
-	return ch
-}
-
-// TryJoin joins topic with payload and returns the channel and the
-// reply, whatever its status.
-func (c *Client) TryJoin(topic string, payload any) (*Channel, Reply) {
-	c.t.Helper()
-	ch := &Channel{c: c, Topic: topic}
-	r := ch.Rejoin(payload)
-	return ch, r
-}
-
-// Channel is one topic of a Client, joined or not.
-type Channel struct {
-	c *Client
-	// Topic is the channel's topic.
-	Topic string
-	// JoinRef is the ref of the channel's last phx_join ("" before any):
-	// its pushes carry it, and messages with another non-null join_ref are
-	// not the channel's (phoenix.js drops them as outdated).
-	JoinRef string
-	// JoinReply is the reply to the last phx_join.
-	JoinReply Reply
-}
-
-// Rejoin sends phx_join again (a new join_ref, as phoenix.js after an
-// error) and returns the reply.
-func (ch *Channel) Rejoin(payload any) Reply {
-	ch.c.t.Helper()
-	ch.JoinReply = ch.c.AwaitReply(ch.SendJoin(payload))
-	return ch.JoinReply
-}
-
-// SendJoin sends phx_join without waiting for the reply, and returns its
-// ref (also the channel's JoinRef from then on, as phoenix.js sends
-// join_ref == ref): read the reply with Client.AwaitReply.
-func (ch *Channel) SendJoin(payload any) string {
-	ch.c.t.Helper()
-	data, err := encodePayload(payload)
-	if err != nil {
-		ch.c.t.Fatalf("servertest: join payload: %v", err)
-	}
-	ref := ch.c.nextRef()
-	ch.JoinRef = ref
-	if err := ch.c.conn.send(encodeText(ref, ref, ch.Topic, "phx_join", data), false); err != nil {
-		ch.c.t.Fatalf("servertest: join %s: %v", ch.Topic, err)
-	}
-	return ref
-}
-
-// Send sends event with payload (as for Push) on the channel without
-// waiting for the reply, and returns its ref: read the reply with
-// Client.AwaitReply.
-func (ch *Channel) Send(event string, payload any) string {
-	ch.c.t.Helper()
-	return ch.c.Send(ch.JoinRef, ch.Topic, event, payload)
-}
-
-// Push sends event with payload and waits for the reply. payload is nil
-// ({}), JSON text (a string, []byte or json.RawMessage), or a Go value
-// encoded with encoding/json.
-func (ch *Channel) Push(event string, payload any) Reply {
-	ch.c.t.Helper()
-	return ch.c.AwaitReply(ch.c.Send(ch.JoinRef, ch.Topic, event, payload))
-}
-
-// PushBinary sends event with raw bytes in a V2 binary frame (as
-// phoenix.js does for an ArrayBuffer payload) and waits for the reply.
-func (ch *Channel) PushBinary(event string, payload []byte) Reply {
-	ch.c.t.Helper()
-	ref := ch.c.nextRef()
-	frame, err := encodeBinary(ch.JoinRef, ref, ch.Topic, event, payload)
-	if err == nil {
-		err = ch.c.conn.send(frame, true)
-	}
-	if err != nil {
-		ch.c.t.Fatalf("servertest: binary push %s: %v", event, err)
-	}
-	return ch.c.AwaitReply(ref)
-}
-
-// Leave sends phx_leave and waits for its reply.
-func (ch *Channel) Leave() Reply {
-	ch.c.t.Helper()
-	return ch.Push("phx_leave", nil)
-}
-
-// mine reports whether m, not a reply, belongs to the channel: its topic,
-// and its join (or no join_ref, as broadcasts).
-func (ch *Channel) mine(m Message) bool {
-	return m.Topic == ch.Topic && m.Event != EventReply && (m.JoinRef == "" || m.JoinRef == ch.JoinRef)
-}
-
-// Await waits for the next push or broadcast of event on the channel and
-// takes it. Other messages stay for later waits.
-func (ch *Channel) Await(event string) Message {
-	ch.c.t.Helper()
-	return ch.c.await(fmt.Sprintf("%q on %s", event, ch.Topic), func(m Message) bool { return ch.mine(m) && m.Event == event })
-}
-
-// Received takes the pushes and broadcasts of event on the channel that
-// have arrived, without waiting (after Sync, say, to check that something
-// was not sent).
-func (ch *Channel) Received(event string) []Message {
-	c := ch.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out []Message
-	kept := c.inbox[:0:0]
-	for _, m := range c.inbox {
-		if ch.mine(m) && m.Event == event {
-			out = append(out, m)
-		} else {
-			kept = append(kept, m)
-		}
-	}
-	c.inbox = kept
-	return out
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -42,25 +43,26 @@ func dialLongPoll(c *Client, url string, o *options) (transport, error) {
 		l.header.Set("X-Phoenix-AuthToken", o.token)
 	}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
-	a, err := l.do(http.MethodGet, "", nil)
+	a, body, err := l.do(http.MethodGet, "", nil)
 	if err != nil {
 		l.cancel()
 		return nil, &DialError{Err: err}
 	}
 	if a.Status != http.StatusGone || a.Token == "" {
 		l.cancel()
-		return nil, &DialError{Status: a.Status}
+		return nil, &DialError{Status: a.Status, Body: string(body)}
 	}
 	l.token = a.Token
 	go l.poll()
 	return l, nil
 }
 
-// do makes one request and decodes the answer.
-func (l *lpConn) do(method, contentType string, body []byte) (lpAnswer, error) {
+// do makes one request and decodes the answer, which it also returns as
+// it came.
+func (l *lpConn) do(method, contentType string, body []byte) (lpAnswer, []byte, error) {
 	req, err := http.NewRequestWithContext(l.ctx, method, l.url, bytes.NewReader(body))
 	if err != nil {
-		return lpAnswer{}, err
+		return lpAnswer{}, nil, err
 	}
 	req.Header = l.header.Clone()
 	if contentType != "" {
@@ -74,25 +76,28 @@ func (l *lpConn) do(method, contentType string, body []byte) (lpAnswer, error) {
 	}
 	resp, err := l.http.Do(req)
 	if err != nil {
-		return lpAnswer{}, err
+		return lpAnswer{}, nil, err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return lpAnswer{}, err
+		return lpAnswer{}, nil, err
 	}
 	var a lpAnswer
 	if resp.StatusCode != http.StatusOK || json.Unmarshal(data, &a) != nil {
-		return lpAnswer{}, fmt.Errorf("servertest: longpoll answered HTTP %d: %.80s", resp.StatusCode, data)
+		return lpAnswer{}, data, fmt.Errorf("servertest: longpoll answered HTTP %d: %.80s", resp.StatusCode, data)
 	}
-	return a, nil
+	return a, data, nil
 }
 
 // poll is the GET loop; it ends the client as phoenix.js would close.
 func (l *lpConn) poll() {
 	defer close(l.done)
 	for {
-		a, err := l.do(http.MethodGet, "", nil)
+		if !l.c.waitReading() {
+			return
+		}
+		a, _, err := l.do(http.MethodGet, "", nil)
 		if err != nil {
 			if l.ctx.Err() == nil {
 				l.c.end(1006, err.Error())
@@ -102,7 +107,7 @@ func (l *lpConn) poll() {
 		switch a.Status {
 		case http.StatusOK:
 			for _, raw := range a.Messages {
-				m, err := decodeText([]byte(raw))
+				m, err := l.c.codec.decodeText([]byte(raw))
 				if err != nil {
 					l.c.end(1011, err.Error())
 					return
@@ -135,7 +140,7 @@ func (l *lpConn) send(frame []byte, binary bool) error {
 	if binary {
 		line = []byte(base64.StdEncoding.EncodeToString(frame))
 	}
-	a, err := l.do(http.MethodPost, "application/x-ndjson", line)
+	a, _, err := l.do(http.MethodPost, "application/x-ndjson", line)
 	if err != nil {
 		return err
 	}
@@ -150,3 +155,8 @@ func (l *lpConn) close() {
 	<-l.done
 	l.c.end(1000, "closed by the client")
 }
+
+// errNotWebSocket is WriteRaw's error over LongPoll.
+var errNotWebSocket = errors.New("servertest: raw writes need a WebSocket connection")
+
+func (l *lpConn) writeRaw([]byte) error { return errNotWebSocket }
