@@ -3,6 +3,8 @@ package server_test
 // Endpoint benchmarks over loopback: a real endpoint and a minimal
 // synchronous gobwas/ws client, so the figures include the client's work
 // (dial, masking, parsing) as a phoenix.js client on the same machine would.
+// Not servertest: its reader goroutine and queue would be measured too, and
+// the figures in docs/BENCHMARKS.md were taken with this client.
 
 import (
 	"bufio"
@@ -10,6 +12,7 @@ import (
 	"io"
 	"net"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +20,7 @@ import (
 	"github.com/gobwas/ws/wsutil"
 
 	"github.com/fawkes-rt/fawkes/server"
+	"github.com/fawkes-rt/fawkes/server/servertest"
 )
 
 // benchConn is a connected client: reads go through the handshake's
@@ -40,6 +44,11 @@ func benchDial(b *testing.B, url string) benchConn {
 	return c
 }
 
+// wsURL is the WebSocket URL of a test server's socket.
+func wsURL(srv *servertest.Server) string {
+	return "ws" + strings.TrimPrefix(srv.URL, "http") + "/websocket"
+}
+
 // roundTrip writes one text message and reads the next text message.
 func roundTrip(b *testing.B, c benchConn, msg []byte) []byte {
 	if err := wsutil.WriteClientText(c, msg); err != nil {
@@ -56,7 +65,7 @@ func roundTrip(b *testing.B, c benchConn, msg []byte) []byte {
 // upgrade, phx_join, the join reply, and closing.
 func BenchmarkConnectJoin(b *testing.B) {
 	srv := startServer(b, server.Config{})
-	url := srv.url + "?vsn=2.0.0"
+	url := wsURL(srv) + "?vsn=2.0.0"
 	join := []byte(`["1","1","conformance:bench","phx_join",{}]`)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -72,7 +81,7 @@ func BenchmarkConnectJoin(b *testing.B) {
 // outbox write, client read.
 func BenchmarkRoundTrip(b *testing.B) {
 	srv := startServer(b, server.Config{})
-	c := benchDial(b, srv.url+"?vsn=2.0.0")
+	c := benchDial(b, wsURL(srv)+"?vsn=2.0.0")
 	defer c.Close()
 	reader := bufio.NewReader(c.r)
 	c.r = reader

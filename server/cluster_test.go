@@ -11,6 +11,7 @@ import (
 	"github.com/fawkes-rt/fawkes/channels/pubsub/redis"
 	"github.com/fawkes-rt/fawkes/channels/pubsub/redis/redistest"
 	"github.com/fawkes-rt/fawkes/server"
+	"github.com/fawkes-rt/fawkes/server/servertest"
 )
 
 // redisNode returns a connected Redis PubSub for one endpoint of a
@@ -46,8 +47,8 @@ func TestBroadcastAndDisconnectReachOtherNodes(t *testing.T) {
 	a := startServer(t, server.Config{PubSub: redisNode(t, addr), Connect: connect})
 	b := startServer(t, server.Config{PubSub: redisNode(t, addr), Connect: connect})
 	d := v2
-	onB := dial(t, b, d, withQuery("user", "1"))
-	other := dial(t, b, d, withQuery("user", "2"))
+	onB := dial(t, b, d, servertest.Params("user", "1"))
+	other := dial(t, b, d, servertest.Params("user", "2"))
 	onB.join("1", "conformance:a", "{}")
 	other.join("1", "conformance:a", "{}")
 

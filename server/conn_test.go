@@ -55,18 +55,18 @@ func TestIdleTimeoutActivity(t *testing.T) {
 			c := dial(t, srv, v2)
 			start := time.Now()
 			for i := range frames {
-				f := ws.NewPingFrame([]byte(fmt.Sprint("p", i)))
+				f := maskedFrame(t, ws.OpPing, true, []byte(fmt.Sprint("p", i)))
 				if kind == "heartbeat" {
-					f = ws.NewTextFrame([]byte(`[null,"x","phoenix","heartbeat",{}]`))
+					f = maskedFrame(t, ws.OpText, true, []byte(`[null,"x","phoenix","heartbeat",{}]`))
 				}
-				if err := c.writeFrame(ws.MaskFrameInPlace(f)); err != nil {
+				if err := c.WriteRaw(f); err != nil {
 					t.Fatalf("write %d after %v: %v; server closes so far: %v", i, time.Since(start), err, srv.Stats().Closed())
 				}
 				time.Sleep(pace)
 			}
 			if kind == "ping" {
 				checkFor(t, frameTimeout, 5*time.Millisecond, func() error {
-					pongs := c.pongsSeen()
+					pongs := c.Pongs()
 					if len(pongs) != frames {
 						return fmt.Errorf("%d pongs, want %d", len(pongs), frames)
 					}
@@ -97,7 +97,7 @@ func TestSlowConsumer(t *testing.T) {
 	fast := dial(t, srv, v2)
 	slow.join("1", "conformance:firehose", "{}")
 	fast.join("1", "conformance:firehose", "{}")
-	slow.pause()
+	slow.PauseReading()
 
 	// Kernel socket buffers on loopback hold megabytes, so keep
 	// broadcasting until the server gives up on the slow client. Rounds of
@@ -129,8 +129,8 @@ func TestSlowConsumer(t *testing.T) {
 	}
 
 	// The slow client gets what was in flight, then the connection ends.
-	slow.resume()
-	slow.expectEnd(true)
+	slow.ResumeReading()
+	slow.expectEnd()
 	checkFor(t, frameTimeout, 5*time.Millisecond, func() error {
 		if n := srv.Connections(); n != 1 {
 			return fmt.Errorf("Connections() = %d, want 1", n)
@@ -205,7 +205,7 @@ func TestMalformedInput(t *testing.T) {
 			c := dial(t, srv, tc.d)
 			c.join("1", "conformance:a", "{}")
 			if tc.binary {
-				c.sendBinary([]byte(tc.data))
+				c.SendBinary([]byte(tc.data))
 			} else {
 				c.sendText(tc.data)
 			}
@@ -223,7 +223,7 @@ func TestProtocolErrors(t *testing.T) {
 		send func(c *client)
 	}{
 		{"unmasked frame", func(c *client) {
-			if err := c.writeFrame(ws.NewTextFrame([]byte(`[null,"1","phoenix","heartbeat",{}]`))); err != nil {
+			if err := c.WriteRaw(ws.MustCompileFrame(ws.NewTextFrame([]byte(`[null,"1","phoenix","heartbeat",{}]`)))); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -316,11 +316,9 @@ func TestShutdownContextExpired(t *testing.T) {
 	checkFor(t, frameTimeout, 5*time.Millisecond, func() error {
 		open = open[:0]
 		for _, c := range clients {
-			c.mu.Lock()
-			if len(c.queue) == 0 {
+			if !c.Closed() {
 				open = append(open, c)
 			}
-			c.mu.Unlock()
 		}
 		if len(open) != 2 {
 			return fmt.Errorf("%d connections open, want 2", len(open))
@@ -342,7 +340,7 @@ func TestShutdownContextExpired(t *testing.T) {
 		t.Fatalf("Shutdown(cancelled) = %v, want %v", err, context.Canceled)
 	}
 	for _, c := range open {
-		c.close()
+		c.Close()
 	}
 	checkFor(t, frameTimeout, 5*time.Millisecond, func() error {
 		if n := srv.Connections(); n != 0 {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/fawkes-rt/fawkes/channels/pubsub"
 	"github.com/fawkes-rt/fawkes/server"
+	"github.com/fawkes-rt/fawkes/server/servertest"
 )
 
 func TestHeartbeatReply(t *testing.T) {
@@ -339,7 +340,7 @@ func TestBinaryFrames(t *testing.T) {
 	// Client push: kind 0, join_ref "1", ref "2", topic, event "up", payload.
 	topic, payload := "conformance:bin", []byte{0x00, 0xff, 0x10}
 	in := append([]byte{0, 1, 1, byte(len(topic)), 2}, "1"+"2"+topic+"up"...)
-	c.sendBinary(append(in, payload...))
+	c.SendBinary(append(in, payload...))
 	// Server push: kind 0 without ref, stamped with the join_ref.
 	c.expectBinary(append(append([]byte{0, 1, byte(len(topic)), 13}, "1"+topic+"binary_pushed"...), payload...))
 	// Server reply: kind 1 with join_ref, ref, topic, status.
@@ -422,9 +423,9 @@ func TestDisconnectBroadcast(t *testing.T) {
 				return server.ConnectResult{ID: "user_socket:" + req.Params["user"]}, nil
 			},
 		})
-		a1 := dial(t, srv, d, withQuery("user", "1"))
-		a2 := dial(t, srv, d, withQuery("user", "1"))
-		b := dial(t, srv, d, withQuery("user", "2"))
+		a1 := dial(t, srv, d, servertest.Params("user", "1"))
+		a2 := dial(t, srv, d, servertest.Params("user", "1"))
+		b := dial(t, srv, d, servertest.Params("user", "2"))
 		a1.join("1", "conformance:a", "{}")
 		b.join("1", "conformance:a", "{}")
 

@@ -22,16 +22,6 @@ import (
 	"github.com/fawkes-rt/fawkes/server"
 )
 
-// maskedFrame returns the bytes of one masked client frame.
-func maskedFrame(t *testing.T, op ws.OpCode, fin bool, payload []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	if err := ws.WriteFrame(&buf, ws.MaskFrameInPlace(ws.NewFrame(op, fin, bytes.Clone(payload)))); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
 // TestPipelinedFrames: many frames in one write are all handled, in order.
 func TestPipelinedFrames(t *testing.T) {
 	srv := startServer(t, server.Config{})
@@ -42,10 +32,7 @@ func TestPipelinedFrames(t *testing.T) {
 	for i := range n {
 		burst = append(burst, maskedFrame(t, ws.OpText, true, fmt.Appendf(nil, `["1","%d","conformance:a","echo",{"i":%d}]`, i, i))...)
 	}
-	c.wmu.Lock()
-	_, err := c.conn.Write(burst)
-	c.wmu.Unlock()
-	if err != nil {
+	if err := c.WriteRaw(burst); err != nil {
 		t.Fatal(err)
 	}
 	for i := range n {
@@ -65,10 +52,7 @@ func TestFrameSplitAcrossWrites(t *testing.T) {
 	rest := frame[8:]
 	pieces = append(pieces, rest[:100], rest[100:200], rest[200:])
 	for _, p := range pieces {
-		c.wmu.Lock()
-		_, err := c.conn.Write(p)
-		c.wmu.Unlock()
-		if err != nil {
+		if err := c.WriteRaw(p); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(5 * time.Millisecond) // let each piece be read on its own
@@ -86,7 +70,7 @@ func TestControlFrameBetweenFragments(t *testing.T) {
 	c.sendFrame(ws.OpContinuation, true, []byte(`nix","heartbeat",{}]`))
 	c.expectReply(nil, "1", "phoenix", "ok", "{}")
 	checkFor(t, frameTimeout, 5*time.Millisecond, func() error {
-		if p := c.pongsSeen(); len(p) != 1 || string(p[0]) != "mid" {
+		if p := c.Pongs(); len(p) != 1 || string(p[0]) != "mid" {
 			return fmt.Errorf("pongs %q, want [mid]", p)
 		}
 		return nil
@@ -95,14 +79,17 @@ func TestControlFrameBetweenFragments(t *testing.T) {
 
 // TestFrameBeforeUpgradeResponse: a client may write its first frame right
 // behind the upgrade request, before it has read the 101.
+//
+// It writes the upgrade request and reads the answer by hand (gobwas/ws for
+// the frame): the test is of the handshake's bytes.
 func TestFrameBeforeUpgradeResponse(t *testing.T) {
 	srv := startServer(t, server.Config{})
-	conn, err := net.Dial("tcp", srv.http.Listener.Addr().String())
+	conn, err := net.Dial("tcp", srv.HTTP.Listener.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	req := "GET /socket/websocket?vsn=2.0.0 HTTP/1.1\r\nHost: " + srv.http.Listener.Addr().String() +
+	req := "GET /socket/websocket?vsn=2.0.0 HTTP/1.1\r\nHost: " + srv.HTTP.Listener.Addr().String() +
 		"\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
 	msg := append([]byte(req), maskedFrame(t, ws.OpText, true, []byte(`[null,"7","phoenix","heartbeat",{}]`))...)
 	if _, err := conn.Write(msg); err != nil {
@@ -117,7 +104,7 @@ func TestFrameBeforeUpgradeResponse(t *testing.T) {
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		t.Fatalf("status %d, want 101", resp.StatusCode)
 	}
-	f, err := readFrame(br)
+	f, err := ws.ReadFrame(br)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,10 +122,7 @@ func TestHugeLengthHeader(t *testing.T) {
 	hdr := []byte{0x81, 0x80 | 127}
 	hdr = binary.BigEndian.AppendUint64(hdr, 1<<40)
 	hdr = append(hdr, 1, 2, 3, 4) // mask
-	c.wmu.Lock()
-	_, err := c.conn.Write(hdr)
-	c.wmu.Unlock()
-	if err != nil {
+	if err := c.WriteRaw(hdr); err != nil {
 		t.Fatal(err)
 	}
 	c.expectClose(ws.StatusMessageTooBig)

@@ -1,30 +1,22 @@
 package server_test
 
-// The send/expect harness: a real endpoint on a loopback port
-// (httptest.NewServer) and a real WebSocket client (gobwas/ws), masking as a
-// client must. Nothing of the code under test is mocked.
+// The send/expect harness: a real endpoint on a loopback port and a
+// servertest client, which reads every frame the server sends in order.
+// The expect methods take them one by one and compare their exact text (as
+// JSON values) or bytes. Nothing of the code under test is mocked.
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gobwas/ws"
-	"github.com/gobwas/ws/wsutil"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/fawkes-rt/fawkes/channels"
@@ -32,41 +24,22 @@ import (
 	"github.com/fawkes-rt/fawkes/channels/pubsub"
 	"github.com/fawkes-rt/fawkes/protocol"
 	"github.com/fawkes-rt/fawkes/server"
+	"github.com/fawkes-rt/fawkes/server/servertest"
 )
 
-// frameTimeout bounds every wait for an expected frame. It is generous on
-// purpose: a passing test never waits for it, and the race detector on two
-// shared cores is slow.
-const frameTimeout = 10 * time.Second
-
-// testServer is an Endpoint mounted at /socket/ on a loopback port.
-type testServer struct {
-	*server.Endpoint
-	http *httptest.Server
-	url  string // ws://127.0.0.1:port/socket/websocket
-}
+// frameTimeout bounds every wait for an expected frame, as the servertest
+// client's waits are bounded.
+const frameTimeout = servertest.DefaultTimeout
 
 // startServer starts an endpoint for cfg (testRouter when cfg.Router is
-// nil). The test's cleanup shuts it down, after the clients dialed later
-// have been closed.
-func startServer(t testing.TB, cfg server.Config) *testServer {
+// nil), mounted at /socket/. The test's cleanup shuts it down, after the
+// clients dialed later have been closed.
+func startServer(t testing.TB, cfg server.Config) *servertest.Server {
 	t.Helper()
 	if cfg.Router == nil {
 		cfg.Router = testRouter()
 	}
-	e := server.New(cfg)
-	mux := http.NewServeMux()
-	mux.Handle("/socket/", e)
-	hs := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), frameTimeout)
-		defer cancel()
-		if err := e.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		hs.Close()
-	})
-	return &testServer{Endpoint: e, http: hs, url: "ws" + strings.TrimPrefix(hs.URL, "http") + "/socket/websocket"}
+	return servertest.NewServer(t, cfg)
 }
 
 // testRouter routes "conformance:*" to the conformance channel and the
@@ -131,6 +104,9 @@ var (
 	allDialects = []dialect{v2, v1, v1NoVsn}
 )
 
+// option is the servertest option that makes a client speak d.
+func (d dialect) option() servertest.Option { return servertest.Vsn(d.vsn) }
+
 // forEachDialect runs f as a subtest per dialect.
 func forEachDialect(t *testing.T, f func(t *testing.T, d dialect)) {
 	for _, d := range allDialects {
@@ -183,265 +159,54 @@ func replyPayload(status, response string) string {
 	return `{"status":"` + status + `","response":` + response + `}`
 }
 
-// dialOption changes how a client dials.
-type dialOption func(*dialConfig)
-
-type dialConfig struct {
-	query     url.Values
-	header    http.Header
-	protocols []string
-	netDial   func(ctx context.Context, network, addr string) (net.Conn, error)
-}
-
-func withQuery(k, v string) dialOption {
-	return func(c *dialConfig) { c.query.Add(k, v) }
-}
-
-func withHeader(k, v string) dialOption {
-	return func(c *dialConfig) { c.header.Add(k, v) }
-}
-
-func withProtocols(p ...string) dialOption {
-	return func(c *dialConfig) { c.protocols = p }
-}
-
-// dialURL returns the URL a client of d dials; vsn goes last, as phoenix.js
-// puts it.
-func dialURL(base string, d dialect, cfg *dialConfig) string {
-	q := cfg.query.Encode()
-	if d.vsn != "" {
-		if q != "" {
-			q += "&"
-		}
-		q += "vsn=" + url.QueryEscape(d.vsn)
-	}
-	if q == "" {
-		return base
-	}
-	return base + "?" + q
-}
-
-func newDialConfig(opts []dialOption) *dialConfig {
-	cfg := &dialConfig{query: url.Values{}, header: http.Header{}}
-	for _, o := range opts {
-		o(cfg)
-	}
-	return cfg
-}
-
 // dialRaw performs the handshake and returns the HTTP status and body of a
-// refusal (status 101 and no body on success; the connection is closed).
-func dialRaw(t testing.TB, srv *testServer, d dialect, opts ...dialOption) (status int, body string, hs ws.Handshake) {
+// refusal, or 101 and the selected subprotocol (the connection is then
+// closed).
+func dialRaw(t testing.TB, srv *servertest.Server, d dialect, opts ...servertest.Option) (status int, body, protocol string) {
 	t.Helper()
-	cfg := newDialConfig(opts)
-	dialer := ws.Dialer{
-		Timeout:   frameTimeout,
-		Protocols: cfg.protocols,
-		Header:    ws.HandshakeHeaderHTTP(cfg.header),
-		OnStatusError: func(st int, _ []byte, resp io.Reader) {
-			status = st
-			r, err := http.ReadResponse(bufio.NewReader(resp), nil)
-			if err != nil {
-				t.Errorf("reading refusal response: %v", err)
-				return
-			}
-			defer r.Body.Close()
-			b, _ := io.ReadAll(r.Body)
-			body = string(b)
-		},
-	}
-	conn, _, hs, err := dialer.Dial(context.Background(), dialURL(srv.url, d, cfg))
+	c, err := servertest.TryDial(t, srv.URL, append(opts, d.option())...)
 	if err != nil {
-		var se ws.StatusError
-		if !errors.As(err, &se) {
+		var refused *servertest.DialError
+		if !errors.As(err, &refused) || refused.Status == 0 {
 			t.Fatalf("dial: %v", err)
 		}
-		return status, body, hs
+		return refused.Status, refused.Body, ""
 	}
-	_ = conn.Close()
-	return http.StatusSwitchingProtocols, "", hs
+	c.Close()
+	return 101, "", c.Protocol()
 }
 
-// client is one WebSocket connection under test. A goroutine reads every
-// frame into a queue; the expect methods take frames from it in order.
+// client is a servertest client of one dialect with the expect methods of
+// this harness: each takes the next frame the server sent.
 type client struct {
-	t    testing.TB
-	d    dialect
-	conn net.Conn
-	r    io.Reader
-	hs   ws.Handshake
-
-	wmu sync.Mutex // serializes writes
-
-	mu      sync.Mutex
-	queue   []inFrame
-	notify  chan struct{} // signalled on every queue change
-	pongs   [][]byte
-	paused  chan struct{} // non-nil: the reader waits until it is closed
-	closing chan struct{}
-	done    chan struct{} // the reader goroutine has returned
-
+	*servertest.Client
+	t     testing.TB
+	d     dialect
 	hbRef atomic.Int64
-}
-
-// inFrame is a frame the server sent, or the end of the connection (err).
-type inFrame struct {
-	op   ws.OpCode
-	data []byte
-	err  error
-}
-
-func (f inFrame) String() string {
-	switch {
-	case f.err != nil:
-		return "connection ended: " + f.err.Error()
-	case f.op == ws.OpText:
-		return "text " + shorten(string(f.data))
-	case f.op == ws.OpClose:
-		code, reason := ws.ParseCloseFrameData(f.data)
-		return fmt.Sprintf("close %d %q", code, reason)
-	}
-	return fmt.Sprintf("opcode %d % x", f.op, f.data)
 }
 
 // dial connects a client of dialect d and fails the test if the server
 // refuses. The client is closed by the test's cleanup.
-func dial(t testing.TB, srv *testServer, d dialect, opts ...dialOption) *client {
+func dial(t testing.TB, srv *servertest.Server, d dialect, opts ...servertest.Option) *client {
 	t.Helper()
-	cfg := newDialConfig(opts)
-	dialer := ws.Dialer{Timeout: frameTimeout, Protocols: cfg.protocols, Header: ws.HandshakeHeaderHTTP(cfg.header), NetDial: cfg.netDial}
-	conn, br, hs, err := dialer.Dial(context.Background(), dialURL(srv.url, d, cfg))
+	return &client{Client: servertest.Dial(t, srv.URL, append(opts, d.option())...), t: t, d: d}
+}
+
+// maskedFrame returns a WebSocket frame as a client sends it: tests of
+// framing build their frames with gobwas/ws and write them with WriteRaw.
+func maskedFrame(t testing.TB, op ws.OpCode, fin bool, payload []byte) []byte {
+	t.Helper()
+	b, err := ws.CompileFrame(ws.MaskFrameInPlace(ws.NewFrame(op, fin, bytes.Clone(payload))))
 	if err != nil {
-		t.Fatalf("dial %s: %v", d.name, err)
+		t.Fatal(err)
 	}
-	c := &client{t: t, d: d, conn: conn, r: conn, hs: hs, notify: make(chan struct{}, 1), closing: make(chan struct{}), done: make(chan struct{})}
-	if br != nil {
-		c.r = br
-	}
-	go c.readLoop()
-	t.Cleanup(c.close)
-	return c
-}
-
-func (c *client) close() {
-	c.mu.Lock()
-	select {
-	case <-c.closing:
-	default:
-		close(c.closing)
-	}
-	c.mu.Unlock()
-	_ = c.conn.Close()
-	<-c.done
-}
-
-func (c *client) readLoop() {
-	defer close(c.done)
-	for {
-		c.mu.Lock()
-		gate := c.paused
-		c.mu.Unlock()
-		if gate != nil {
-			select {
-			case <-gate:
-			case <-c.closing:
-				return
-			}
-		}
-		f, err := readFrame(c.r)
-		if err != nil {
-			c.enqueue(inFrame{err: err})
-			return
-		}
-		switch {
-		case f.Header.Masked:
-			c.enqueue(inFrame{err: errors.New("server sent a masked frame")})
-			return
-		case !f.Header.Fin:
-			c.enqueue(inFrame{err: errors.New("server sent a fragmented message")})
-			return
-		case f.Header.OpCode == ws.OpPong:
-			c.mu.Lock()
-			c.pongs = append(c.pongs, f.Payload)
-			c.mu.Unlock()
-			c.signal()
-			continue
-		case f.Header.OpCode == ws.OpPing:
-			// The server never pings; answer as a client must anyway.
-			_ = c.writeFrame(ws.MaskFrameInPlace(ws.NewPongFrame(f.Payload)))
-			continue
-		}
-		c.enqueue(inFrame{op: f.Header.OpCode, data: f.Payload})
-	}
-}
-
-func (c *client) enqueue(f inFrame) {
-	c.mu.Lock()
-	c.queue = append(c.queue, f)
-	c.mu.Unlock()
-	c.signal()
-}
-
-func (c *client) signal() {
-	select {
-	case c.notify <- struct{}{}:
-	default:
-	}
-}
-
-// pause stops reading from the socket (after at most one more frame), so
-// that the server's writes back up. resume undoes it.
-func (c *client) pause() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.paused == nil {
-		c.paused = make(chan struct{})
-	}
-}
-
-func (c *client) resume() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.paused != nil {
-		close(c.paused)
-		c.paused = nil
-	}
-}
-
-// next returns the next frame, failing the test after frameTimeout.
-func (c *client) next() inFrame {
-	c.t.Helper()
-	timer := time.NewTimer(frameTimeout)
-	defer timer.Stop()
-	for {
-		c.mu.Lock()
-		if len(c.queue) > 0 {
-			f := c.queue[0]
-			if f.err == nil {
-				c.queue = c.queue[1:]
-			}
-			c.mu.Unlock()
-			return f
-		}
-		c.mu.Unlock()
-		select {
-		case <-c.notify:
-		case <-timer.C:
-			c.t.Fatalf("%s: no frame from the server within %v", c.d.name, frameTimeout)
-		}
-	}
-}
-
-func (c *client) writeFrame(f ws.Frame) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	return ws.WriteFrame(c.conn, f)
+	return b
 }
 
 // sendFrame writes one masked frame with the given opcode and fin bit.
 func (c *client) sendFrame(op ws.OpCode, fin bool, payload []byte) {
 	c.t.Helper()
-	if err := c.writeFrame(ws.MaskFrameInPlace(ws.NewFrame(op, fin, bytes.Clone(payload)))); err != nil {
+	if err := c.WriteRaw(maskedFrame(c.t, op, fin, payload)); err != nil {
 		c.t.Fatalf("write: %v", err)
 	}
 }
@@ -449,33 +214,20 @@ func (c *client) sendFrame(op ws.OpCode, fin bool, payload []byte) {
 // trySendFrame is sendFrame for writes the server may refuse by closing the
 // connection midway (its close frame is still read after a write error).
 func (c *client) trySendFrame(op ws.OpCode, fin bool, payload []byte) {
-	_ = c.writeFrame(ws.MaskFrameInPlace(ws.NewFrame(op, fin, bytes.Clone(payload))))
+	_ = c.WriteRaw(maskedFrame(c.t, op, fin, payload))
 }
 
-// sendText sends raw bytes as one masked text message.
+// sendText sends raw bytes as one text message.
 func (c *client) sendText(raw string) {
 	c.t.Helper()
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if err := wsutil.WriteClientMessage(c.conn, ws.OpText, []byte(raw)); err != nil {
-		c.t.Fatalf("write: %v", err)
-	}
+	c.SendText([]byte(raw))
 }
 
-// sendBinary sends raw bytes as one masked binary message.
-func (c *client) sendBinary(raw []byte) {
-	c.t.Helper()
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if err := wsutil.WriteClientMessage(c.conn, ws.OpBinary, raw); err != nil {
-		c.t.Fatalf("write: %v", err)
-	}
-}
-
-// send sends a message in the client's dialect.
+// send sends a message in the client's dialect; joinRef and ref are nil
+// (null), strings or numbers.
 func (c *client) send(joinRef, ref any, topic, event, payload string) {
 	c.t.Helper()
-	c.sendText(string(c.d.encode(joinRef, ref, topic, event, payload)))
+	c.SendText(c.d.encode(joinRef, ref, topic, event, payload))
 }
 
 // join sends phx_join with join_ref == ref, as phoenix.js does, and expects
@@ -504,58 +256,49 @@ func (c *client) expectReply(joinRef, ref any, topic, status, response string) {
 // does ("1" is not 1).
 func (c *client) expectJSON(want any) {
 	c.t.Helper()
-	f := c.next()
-	if f.err != nil || f.op != ws.OpText {
-		c.t.Fatalf("%s: want text frame %s, got %v", c.d.name, shorten(fmt.Sprint(want)), f)
+	m := c.Next()
+	if m.Binary {
+		c.t.Fatalf("%s: want text frame %s, got %v", c.d.name, shorten(fmt.Sprint(want)), m)
 	}
 	var got any
-	if err := json.Unmarshal(f.data, &got); err != nil {
-		c.t.Fatalf("%s: text frame is not JSON: %q: %v", c.d.name, f.data, err)
+	if err := json.Unmarshal(m.Raw, &got); err != nil {
+		c.t.Fatalf("%s: text frame is not JSON: %q: %v", c.d.name, m.Raw, err)
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
-		c.t.Fatalf("%s: frame %s differs (-want +got):\n%s", c.d.name, shorten(string(f.data)), shorten(diff))
+		c.t.Fatalf("%s: frame %s differs (-want +got):\n%s", c.d.name, shorten(string(m.Raw)), shorten(diff))
 	}
 }
 
 // expectBinary takes the next frame, which must be binary with want bytes.
 func (c *client) expectBinary(want []byte) {
 	c.t.Helper()
-	f := c.next()
-	if f.err != nil || f.op != ws.OpBinary {
-		c.t.Fatalf("%s: want binary frame % x, got %v", c.d.name, want, f)
+	m := c.Next()
+	if !m.Binary {
+		c.t.Fatalf("%s: want binary frame % x, got %v", c.d.name, want, m)
 	}
-	if !bytes.Equal(f.data, want) {
-		c.t.Fatalf("%s: binary frame differs:\n got % x\nwant % x", c.d.name, f.data, want)
+	if !bytes.Equal(m.Raw, want) {
+		c.t.Fatalf("%s: binary frame differs:\n got % x\nwant % x", c.d.name, m.Raw, want)
 	}
 }
 
-// expectClose takes the next frame, which must be a close frame with code,
-// and then expects the server to end the connection.
+// expectClose expects the server to end the connection with a close frame
+// of code, and nothing before it that the test did not take.
 func (c *client) expectClose(code ws.StatusCode) {
 	c.t.Helper()
-	f := c.next()
-	if f.err != nil || f.op != ws.OpClose {
-		c.t.Fatalf("%s: want close %d, got %v", c.d.name, code, f)
+	got := c.AwaitClose()
+	if left := c.Unread(); len(left) > 0 {
+		c.t.Fatalf("%s: want close %d, got %v first", c.d.name, code, left[0])
 	}
-	if got, _ := ws.ParseCloseFrameData(f.data); got != code {
-		c.t.Fatalf("%s: close code %d, want %d", c.d.name, got, code)
+	if got != int(code) {
+		c.t.Fatalf("%s: close code %d (%q), want %d", c.d.name, got, c.CloseReason(), code)
 	}
-	c.expectEnd(false)
 }
 
-// expectEnd expects the connection to end, skipping data frames still in
-// flight if skipData.
-func (c *client) expectEnd(skipData bool) {
+// expectEnd expects the connection to end, however: frames still in flight
+// are dropped.
+func (c *client) expectEnd() {
 	c.t.Helper()
-	for {
-		f := c.next()
-		if f.err != nil {
-			return
-		}
-		if !skipData {
-			c.t.Fatalf("%s: want the connection to end, got %v", c.d.name, f)
-		}
-	}
+	c.AwaitClose()
 }
 
 // sync sends a heartbeat and expects its reply as the very next frame. The
@@ -571,30 +314,10 @@ func (c *client) sync() {
 // expectNoFrame waits for window and fails if any frame arrived.
 func (c *client) expectNoFrame(window time.Duration) {
 	c.t.Helper()
-	deadline := time.After(window)
-	for {
-		c.mu.Lock()
-		n := len(c.queue)
-		var f inFrame
-		if n > 0 {
-			f = c.queue[0]
-		}
-		c.mu.Unlock()
-		if n > 0 {
-			c.t.Fatalf("%s: want no frame, got %v", c.d.name, f)
-		}
-		select {
-		case <-c.notify:
-		case <-deadline:
-			return
-		}
+	time.Sleep(window)
+	if left := c.Unread(); len(left) > 0 {
+		c.t.Fatalf("%s: want no frame, got %v", c.d.name, left[0])
 	}
-}
-
-func (c *client) pongsSeen() [][]byte {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([][]byte(nil), c.pongs...)
 }
 
 // checkFor polls f every interval until it returns nil, and fails the test
@@ -620,24 +343,4 @@ func shorten(s string) string {
 		return s[:300] + fmt.Sprintf("... (%d bytes)", len(s))
 	}
 	return s
-}
-
-// maxTestFrame bounds what the test client reads in one frame.
-const maxTestFrame = 64 << 20
-
-// readFrame reads one server frame, refusing a declared length over
-// maxTestFrame (ws.ReadFrame trusts the peer's length).
-func readFrame(r io.Reader) (ws.Frame, error) {
-	h, err := ws.ReadHeader(r)
-	if err != nil {
-		return ws.Frame{}, err
-	}
-	if h.Length > maxTestFrame {
-		return ws.Frame{}, fmt.Errorf("server frame of %d bytes, over the test limit", h.Length)
-	}
-	payload := make([]byte, h.Length)
-	if _, err := io.ReadFull(r, payload); err != nil {
-		return ws.Frame{}, err
-	}
-	return ws.Frame{Header: h, Payload: payload}, nil
 }

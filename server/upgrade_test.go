@@ -14,20 +14,21 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/fawkes-rt/fawkes/server"
+	"github.com/fawkes-rt/fawkes/server/servertest"
 )
 
 // httpGet sends a plain HTTP request (no WebSocket client) and returns the
 // status and body.
-func httpRequest(t *testing.T, srv *testServer, method string, header http.Header) (int, string) {
+func httpRequest(t *testing.T, srv *servertest.Server, method string, header http.Header) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, srv.http.URL+"/socket/websocket?vsn=2.0.0", nil)
+	req, err := http.NewRequest(method, srv.HTTP.URL+"/socket/websocket?vsn=2.0.0", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for k, vs := range header {
 		req.Header[k] = vs
 	}
-	resp, err := srv.http.Client().Do(req)
+	resp, err := srv.HTTP.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,9 +130,9 @@ func TestUpgradeOriginCheck(t *testing.T) {
 		{"null", http.StatusForbidden},
 		{"file://", http.StatusForbidden},
 	} {
-		var opts []dialOption
+		var opts []servertest.Option
 		if tc.origin != "" {
-			opts = append(opts, withHeader("Origin", tc.origin))
+			opts = append(opts, servertest.Header("Origin", tc.origin))
 		}
 		status, body, _ := dialRaw(t, srv, v2, opts...)
 		if status != tc.status || body != "" {
@@ -163,7 +164,7 @@ func TestConnectHookRefusal(t *testing.T) {
 		"rate_limit": http.StatusTooManyRequests,
 		"panic":      http.StatusInternalServerError,
 	} {
-		status, body, _ := dialRaw(t, srv, v2, withQuery("as", as))
+		status, body, _ := dialRaw(t, srv, v2, servertest.Params("as", as))
 		if status != want || body != "" {
 			t.Errorf("%s: got %d %q, want %d with an empty body", as, status, body, want)
 		}
@@ -182,9 +183,9 @@ func TestConnectHookSeesRequest(t *testing.T) {
 		},
 	})
 	c := dial(t, srv, v2,
-		withQuery("token", "first"), withQuery("token", "last"), withQuery("user[id]", "7"), withQuery("empty", ""),
-		withHeader("X-Custom", "yes"),
-		withProtocols("phoenix", "base64url.bearer.phx.bXktc2VjcmV0LXRva2Vu"))
+		servertest.Params("token", "first"), servertest.Params("token", "last"), servertest.Params("user[id]", "7"), servertest.Params("empty", ""),
+		servertest.Header("X-Custom", "yes"),
+		servertest.Subprotocols("phoenix", "base64url.bearer.phx.bXktc2VjcmV0LXRva2Vu"))
 	req := <-reqs
 	want := map[string]string{"token": "last", "user[id]": "7", "empty": "", "vsn": "2.0.0"}
 	if diff := cmp.Diff(want, req.Params); diff != "" {
@@ -199,8 +200,8 @@ func TestConnectHookSeesRequest(t *testing.T) {
 	if req.Transport != "websocket" || req.URI.Path != "/socket/websocket" || req.RemoteAddr == "" {
 		t.Errorf("Transport %q, URI %v, RemoteAddr %q", req.Transport, req.URI, req.RemoteAddr)
 	}
-	if c.hs.Protocol != "phoenix" {
-		t.Errorf("selected subprotocol %q, want phoenix", c.hs.Protocol)
+	if c.Protocol() != "phoenix" {
+		t.Errorf("selected subprotocol %q, want phoenix", c.Protocol())
 	}
 	c.sync()
 }
@@ -232,7 +233,7 @@ func TestAuthTokenEncodings(t *testing.T) {
 		if tc.protocol != "" {
 			protocols = append(protocols, tc.protocol)
 		}
-		status, _, hs := dialRaw(t, srv, v2, withProtocols(protocols...))
+		status, _, protocol := dialRaw(t, srv, v2, servertest.Subprotocols(protocols...))
 		if status != http.StatusSwitchingProtocols {
 			t.Errorf("%s: status %d, want 101", tc.name, status)
 			continue
@@ -240,15 +241,15 @@ func TestAuthTokenEncodings(t *testing.T) {
 		if got := <-tokens; got != tc.token {
 			t.Errorf("%s: token %q, want %q", tc.name, got, tc.token)
 		}
-		if hs.Protocol != "phoenix" {
-			t.Errorf("%s: selected subprotocol %q, want phoenix", tc.name, hs.Protocol)
+		if protocol != "phoenix" {
+			t.Errorf("%s: selected subprotocol %q, want phoenix", tc.name, protocol)
 		}
 	}
 	for _, bad := range [][]string{
 		{"phoenix", "base64url.bearer.phx.b@d!"},
 		{"phoenix", "base64url.bearer.phx.+-"}, // mixed alphabets
 	} {
-		status, body, _ := dialRaw(t, srv, v2, withProtocols(bad...))
+		status, body, _ := dialRaw(t, srv, v2, servertest.Subprotocols(bad...))
 		if status != http.StatusBadRequest {
 			t.Errorf("%q: got %d %q, want 400", bad, status, body)
 		}
@@ -272,9 +273,9 @@ func TestSubprotocolEcho(t *testing.T) {
 		{[]string{"other"}, ""},
 		{[]string{"base64url.bearer.phx.YQ"}, ""},
 	} {
-		status, _, hs := dialRaw(t, srv, v2, withProtocols(tc.offered...))
-		if status != http.StatusSwitchingProtocols || hs.Protocol != tc.want {
-			t.Errorf("offered %q: got %d, protocol %q; want 101, %q", tc.offered, status, hs.Protocol, tc.want)
+		status, _, protocol := dialRaw(t, srv, v2, servertest.Subprotocols(tc.offered...))
+		if status != http.StatusSwitchingProtocols || protocol != tc.want {
+			t.Errorf("offered %q: got %d, protocol %q; want 101, %q", tc.offered, status, protocol, tc.want)
 		}
 	}
 }
