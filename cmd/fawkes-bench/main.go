@@ -11,9 +11,11 @@
 //	fawkes-bench fanout  --targets 127.0.0.1:4001,127.0.0.1:4002 --subscribers 1000 --rate 100
 //	fawkes-bench conns   --targets 127.0.0.1:4001,127.0.0.1:4002 --rooms 100 --await-events 1 --hold 5m
 //	fawkes-bench post    --url http://127.0.0.1:4001 --rooms 100
+//	fawkes-bench fanout  --runs 5 --target 127.0.0.1:4000 --pid $(pidof fawkes) --reference 127.0.0.1:4100 --subscribers 1000 --rate 1600
 //
 // Progress goes to stderr; every run ends with exactly one JSON summary
-// line on stdout holding the configuration and every figure. Run
+// line on stdout holding the configuration and every figure (a series,
+// --runs, adds one line with min/median/max over its runs). Run
 // "fawkes-bench <scenario> --help" for the flags.
 package main
 
@@ -55,6 +57,11 @@ Scenarios:
 
 Every run prints progress on stderr and one JSON summary line on stdout.
 "fawkes-bench <scenario> --help" lists a scenario's flags.
+
+A client scenario with --runs N repeats its step N times, and with --reference ADDR as often against
+a reference server, interleaved (target, reference, target, ...; --target-cmd and --reference-cmd
+start a fresh server for each run); stdout then holds one JSON line per run and a last line with
+min/median/max of the key figures, which stderr shows as a table.
 `
 
 func main() {
@@ -72,53 +79,89 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	var sc scenario
 	switch args[0] {
-	case "conns":
-		sc = &connsScenario{}
-	case "fanout":
-		sc = &fanoutScenario{}
-	case "rpc":
-		sc = &rpcScenario{}
-	case "resume":
-		sc = &resumeScenario{} // resume.go
 	case "limit-server":
 		return runLimitServer(ctx, args[1:], stdout, stderr)
 	case "post":
 		return runPost(ctx, args[1:], stdout, stderr)
-	default:
-		fmt.Fprintf(stderr, "fawkes-bench: unknown scenario %q\n\n%s", args[0], usage)
-		return 2
 	}
-	fs := flag.NewFlagSet("fawkes-bench "+args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var common commonOptions
-	common.register(fs)
-	sc.register(fs)
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	p, code := parseScenario(args[0], args[1:], stderr)
+	if p == nil {
+		return code
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "fawkes-bench: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	if p.series.enabled() {
+		return runSeries(ctx, args[0], args[1:], p, stdout, stderr) // runs.go
 	}
-	sum := summary{Scenario: args[0], Config: map[string]string{}, Machine: thisMachine()}
-	fs.VisitAll(func(f *flag.Flag) { sum.Config[f.Name] = f.Value.String() })
-	err := execute(ctx, sc, &common, &sum)
-	if err != nil {
-		sum.Error = err.Error()
-		fmt.Fprintf(stderr, "fawkes-bench: %s failed: %v\n", args[0], err)
-	}
-	sum.OK = err == nil
+	sum := runOnce(ctx, args[0], p, stderr)
 	line, _ := json.Marshal(sum)
 	fmt.Fprintf(stdout, "%s\n", line)
-	if err != nil {
+	if !sum.OK {
 		return 1
 	}
 	return 0
+}
+
+// newScenario returns the client scenario called name, or nil.
+func newScenario(name string) scenario {
+	switch name {
+	case "conns":
+		return &connsScenario{}
+	case "fanout":
+		return &fanoutScenario{}
+	case "rpc":
+		return &rpcScenario{}
+	case "resume":
+		return &resumeScenario{} // resume.go
+	}
+	return nil
+}
+
+// parsedScenario is a client scenario's command line.
+type parsedScenario struct {
+	sc     scenario
+	common commonOptions
+	series seriesOptions
+	fs     *flag.FlagSet
+}
+
+// parseScenario parses the flags of the client scenario name. It returns
+// nil and the exit code when there is nothing to run.
+func parseScenario(name string, args []string, stderr io.Writer) (*parsedScenario, int) {
+	p := &parsedScenario{sc: newScenario(name)}
+	if p.sc == nil {
+		fmt.Fprintf(stderr, "fawkes-bench: unknown scenario %q\n\n%s", name, usage)
+		return nil, 2
+	}
+	p.fs = flag.NewFlagSet("fawkes-bench "+name, flag.ContinueOnError)
+	p.fs.SetOutput(stderr)
+	p.common.register(p.fs)
+	p.series.register(p.fs)
+	p.sc.register(p.fs)
+	if err := p.fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, 0
+		}
+		return nil, 2
+	}
+	if p.fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "fawkes-bench: unexpected argument %q\n", p.fs.Arg(0))
+		return nil, 2
+	}
+	return p, 0
+}
+
+// runOnce runs the scenario once and returns its summary; a failure is
+// also written to stderr.
+func runOnce(ctx context.Context, name string, p *parsedScenario, stderr io.Writer) summary {
+	sum := summary{Scenario: name, Config: map[string]string{}, Machine: thisMachine()}
+	p.fs.VisitAll(func(f *flag.Flag) { sum.Config[f.Name] = f.Value.String() })
+	err := execute(ctx, p.sc, &p.common, &sum)
+	if err != nil {
+		sum.Error = err.Error()
+		fmt.Fprintf(stderr, "fawkes-bench: %s failed: %v\n", name, err)
+	}
+	sum.OK = err == nil
+	return sum
 }
 
 // scenario is one subcommand that drives a fleet of connections.
@@ -273,7 +316,11 @@ func sourceAddrs(s string) (first, n int, err error) {
 
 // summary is the JSON line every run ends with.
 type summary struct {
-	Scenario string            `json:"scenario"`
+	Scenario string `json:"scenario"`
+	// Run and Label place a run in a series (--runs, --reference): its
+	// number from 1 and "target" or "reference".
+	Run      int               `json:"run,omitempty"`
+	Label    string            `json:"label,omitempty"`
 	OK       bool              `json:"ok"`
 	Error    string            `json:"error,omitempty"`
 	Started  string            `json:"started"`

@@ -20,6 +20,9 @@ func runBench(t *testing.T, args ...string) (int, []map[string]any, string) {
 	code := run(context.Background(), args, &stdout, &stderr)
 	var lines []map[string]any
 	for _, l := range strings.Split(strings.TrimRight(stdout.String(), "\n"), "\n") {
+		if l == "" {
+			break // no output
+		}
 		var m map[string]any
 		if err := json.Unmarshal([]byte(l), &m); err != nil {
 			t.Fatalf("stdout line is not JSON: %v\n%s", err, l)
