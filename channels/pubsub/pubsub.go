@@ -62,17 +62,56 @@ type Broadcast struct {
 	// Except, if set, does not receive the broadcast (Phoenix's
 	// broadcast_from).
 	Except Subscriber
+	// Header is metadata for the subscribers' filters that crosses nodes
+	// with the broadcast: a filter reads the same Header on the publishing
+	// node and on every other (a cluster adapter carries it; see package
+	// clusterwire). It is never sent to clients. Set it before Publish,
+	// with channels.WithHeader or directly; nil costs nothing, locally or
+	// on the wire. The phoenixredis bridge cannot carry it to Elixir nodes
+	// (Phoenix.Socket.Broadcast has no such field): they get the broadcast
+	// without it.
+	Header Header
 	// Meta is optional data the publisher attaches for its subscribers'
 	// filters in this process (say, an attribute it already parsed out of
-	// Payload), so that thousands of subscribers need not parse it again. It
-	// is never sent to clients and does not cross nodes: a filter must cope
-	// with a nil Meta. For what a filter must see on every node, put it in
-	// the payload and read it with Decode, which decodes once per node.
+	// Payload, or a Go value a filter can use as is), so that thousands of
+	// subscribers need not parse it again. It is never sent to clients and
+	// does not cross nodes: a filter must cope with a nil Meta. For what a
+	// filter must see on every node, use Header (short strings), or put it
+	// in the payload and read it with Decode, which decodes once per node.
 	Meta any
 
 	seq     uint64
 	frames  [3]encoded              // by protocol.Version
 	decoded atomic.Pointer[decoded] // see Decode
+}
+
+// Header is a broadcast's metadata that crosses nodes: short string keys
+// and values, in the spirit of NATS or Kafka message headers. Keys are
+// case-sensitive and may repeat; order is kept. Filters share one Header,
+// which must not be modified once the broadcast is published.
+type Header []HeaderField
+
+// HeaderField is one key and value of a Header.
+type HeaderField struct {
+	Key, Value string
+}
+
+// Get returns the value of the first field named key, or "" if there is
+// none. It allocates nothing: a filter may call it for every subscriber.
+func (h Header) Get(key string) string {
+	v, _ := h.Lookup(key)
+	return v
+}
+
+// Lookup returns the value of the first field named key, and whether there
+// is one. It allocates nothing.
+func (h Header) Lookup(key string) (string, bool) {
+	for _, f := range h {
+		if f.Key == key {
+			return f.Value, true
+		}
+	}
+	return "", false
 }
 
 type encoded struct {
