@@ -12,8 +12,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/fawkes-rt/fawkes/channels/pubsub"
-	"github.com/fawkes-rt/fawkes/channels/pubsub/internal/sendq"
 	"github.com/fawkes-rt/fawkes/channels/pubsub/redis"
+	"github.com/fawkes-rt/fawkes/channels/pubsub/sendq"
 )
 
 // Defaults of Config.

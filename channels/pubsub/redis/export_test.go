@@ -5,8 +5,6 @@ import (
 	"time"
 )
 
-func fixedNow() time.Time { return time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC) }
-
 // Crash stops p as a killed process would: no goodbye to the cluster, its
 // liveness key left to expire.
 func (p *PubSub) Crash() {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/fawkes-rt/fawkes/channels/pubsub/clusterwire"
 )
 
 // errStalled is the cause of an outage in which Redis stopped answering.
@@ -142,43 +144,43 @@ func (p *PubSub) cameUp(now time.Time) {
 
 // handleMessage takes one message from Redis.
 func (p *PubSub) handleMessage(payload string) {
-	h, body, err := decodeHeader([]byte(payload))
+	e, err := clusterwire.DecodeEnvelope([]byte(payload))
 	if err != nil {
 		p.malformed(err)
 		return
 	}
-	if h.node == p.node && h.kind == kindBroadcast {
+	switch p.dedup.Accept(e, time.Now()) {
+	case clusterwire.Echo:
 		return // our own, delivered locally already
+	case clusterwire.Duplicate:
+		p.stats.duplicates.Add(1)
+		return
 	}
-	switch h.kind {
-	case kindBroadcast:
-		if !p.dedup.accept(h.node, h.seq, time.Now()) {
-			p.stats.duplicates.Add(1)
-			return
-		}
-		b, err := decodeBroadcast(body)
+	switch e.Kind {
+	case clusterwire.KindBroadcast:
+		b, err := e.Broadcast()
 		if err != nil {
 			p.malformed(err)
 			return
 		}
 		p.stats.received.Add(1)
 		_ = p.local.Publish(b)
-	case kindRequest:
-		r, err := decodeRequest(body)
+	case clusterwire.KindRequest:
+		r, err := e.Request()
 		if err != nil {
 			p.malformed(err)
 			return
 		}
-		p.serveRequest(h.node, r)
-	case kindReply:
-		id, status, body, err := decodeReply(body)
+		p.serveRequest(e.Node, r)
+	case clusterwire.KindReply:
+		r, err := e.Reply()
 		if err != nil {
 			p.malformed(err)
 			return
 		}
-		p.relay.answer(id, status, body)
+		p.relay.answer(r.ID, r.Status, r.Body)
 	default:
-		p.malformed(errEnvelope)
+		p.malformed(clusterwire.ErrMalformed)
 	}
 }
 

@@ -19,9 +19,12 @@
 // published, at most once: each carries the sender's sequence number, and a
 // receiver drops one that is not newer than the last it took from that
 // sender, so a publish that Redis executed twice (retried after a timeout)
-// is delivered once. A publish that fails is retried until it succeeds, while
-// the queue (Config.Queue broadcasts) has room; past that, broadcasts reach
-// this node's subscribers but not the others, and are counted as dropped.
+// is delivered once (package clusterwire has the envelope and this rule, for
+// an adapter to another broker to share). A broadcast's Header crosses with
+// it; its Meta does not. A publish that fails is retried until it succeeds,
+// while the queue (Config.Queue broadcasts) has room; past that, broadcasts
+// reach this node's subscribers but not the others, and are counted as
+// dropped.
 // What other nodes publish while this node's subscription is down (Redis
 // unreachable) does not reach it.
 //
@@ -36,7 +39,6 @@ package redis
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -46,7 +48,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/fawkes-rt/fawkes/channels/pubsub"
-	"github.com/fawkes-rt/fawkes/channels/pubsub/internal/sendq"
+	"github.com/fawkes-rt/fawkes/channels/pubsub/clusterwire"
+	"github.com/fawkes-rt/fawkes/channels/pubsub/sendq"
 )
 
 // Defaults of Config.
@@ -97,7 +100,7 @@ type PubSub struct {
 	cfg    Config
 	local  *pubsub.Local
 	client goredis.UniversalClient
-	node   nodeID
+	node   clusterwire.NodeID
 	nodeS  string
 	log    zerolog.Logger
 
@@ -111,7 +114,7 @@ type PubSub struct {
 	relay  relay
 	nodes  nodes
 	stats  counters
-	dedup  dedup // used by the receive goroutine only
+	dedup  clusterwire.Dedup // used by the receive goroutine only
 }
 
 // counters are the numbers Stats reports.
@@ -175,7 +178,8 @@ func New(cfg Config) (*PubSub, error) {
 	if cfg.Logger != nil {
 		p.log = *cfg.Logger
 	}
-	_, _ = rand.Read(p.node[:])
+	p.node = clusterwire.NewNodeID()
+	p.dedup.Self = p.node
 	p.nodeS = p.node.String()
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.health.init()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fawkes-rt/fawkes/channels/pubsub"
+	"github.com/fawkes-rt/fawkes/channels/pubsub/clusterwire"
 )
 
 // replyTimeout bounds publishing an answer to the caller's node.
@@ -32,7 +33,7 @@ type relay struct {
 }
 
 type answer struct {
-	status byte
+	status clusterwire.ReplyStatus
 	body   []byte
 }
 
@@ -42,7 +43,7 @@ func (r *relay) init() {
 }
 
 // answer hands a reply to its call, if it still waits.
-func (r *relay) answer(id uint64, status byte, body []byte) {
+func (r *relay) answer(id uint64, status clusterwire.ReplyStatus, body []byte) {
 	r.mu.Lock()
 	ch := r.waiting[id]
 	delete(r.waiting, id)
@@ -63,12 +64,12 @@ func (p *PubSub) Handle(kind string, h func(ctx context.Context, req []byte) []b
 // Redis channel, not through the broadcast queue; no subscriber on that
 // channel means no such node.
 func (p *PubSub) Call(ctx context.Context, node, kind string, req []byte) ([]byte, error) {
-	if _, ok := parseNodeID(node); !ok {
+	if _, ok := clusterwire.ParseNodeID(node); !ok {
 		return nil, fmt.Errorf("node %q: %w", node, pubsub.ErrUnknownNode)
 	}
-	var msLeft uint64
+	var wait time.Duration
 	if dl, ok := ctx.Deadline(); ok {
-		msLeft = uint64(max(time.Until(dl).Milliseconds(), 1))
+		wait = max(time.Until(dl), time.Millisecond)
 	}
 	id := p.relay.nextID.Add(1)
 	ch := make(chan answer, 1)
@@ -80,7 +81,7 @@ func (p *PubSub) Call(ctx context.Context, node, kind string, req []byte) ([]byt
 		delete(p.relay.waiting, id)
 		p.relay.mu.Unlock()
 	}()
-	env := encodeRequest(p.node, request{id: id, msLeft: msLeft, kind: kind, body: req})
+	env := clusterwire.AppendRequest(nil, p.node, clusterwire.Request{ID: id, Wait: wait, Handler: kind, Body: req})
 	n, err := p.publishDirect(ctx, p.nodeChannel(node), env)
 	if err != nil {
 		return nil, err
@@ -90,7 +91,7 @@ func (p *PubSub) Call(ctx context.Context, node, kind string, req []byte) ([]byt
 	}
 	select {
 	case a := <-ch:
-		if a.status == replyNoHandler {
+		if a.status == clusterwire.ReplyNoHandler {
 			return nil, fmt.Errorf("node %s, %q: %w", node, kind, errNoHandler)
 		}
 		return a.body, nil
@@ -123,29 +124,29 @@ func (p *PubSub) publishDirect(ctx context.Context, channel string, env []byte) 
 
 // serveRequest runs the handler of r on its own goroutine and publishes the
 // answer to the caller's node.
-func (p *PubSub) serveRequest(from nodeID, r request) {
+func (p *PubSub) serveRequest(from clusterwire.NodeID, r clusterwire.Request) {
 	p.relay.mu.Lock()
-	h := p.relay.handlers[r.kind]
+	h := p.relay.handlers[r.Handler]
 	p.relay.mu.Unlock()
 	wait := defaultCallWait
-	if r.msLeft > 0 {
-		wait = time.Duration(r.msLeft) * time.Millisecond
+	if r.Wait > 0 {
+		wait = r.Wait
 	}
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		status, body := byte(replyOK), []byte(nil)
+		status, body := clusterwire.ReplyOK, []byte(nil)
 		if h == nil {
-			status = replyNoHandler
+			status = clusterwire.ReplyNoHandler
 		} else {
 			ctx, cancel := context.WithTimeout(p.ctx, wait)
-			body = h(ctx, r.body)
+			body = h(ctx, r.Body)
 			cancel()
 		}
 		ctx, cancel := context.WithTimeout(p.ctx, replyTimeout)
 		defer cancel()
-		if _, err := p.publishDirect(ctx, p.nodeChannel(from.String()), encodeReply(p.node, r.id, status, body)); err != nil {
-			p.log.Debug().Err(err).Str("kind", r.kind).Msg("relay answer not sent")
+		if _, err := p.publishDirect(ctx, p.nodeChannel(from.String()), clusterwire.AppendReply(nil, p.node, clusterwire.Reply{ID: r.ID, Status: status, Body: body})); err != nil {
+			p.log.Debug().Err(err).Str("kind", r.Handler).Msg("relay answer not sent")
 		}
 	}()
 }

@@ -7,6 +7,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/fawkes-rt/fawkes/channels/pubsub"
+	"github.com/fawkes-rt/fawkes/channels/pubsub/clusterwire"
 )
 
 // sendTimeout bounds one attempt to publish a batch.
@@ -43,7 +44,7 @@ func (p *PubSub) send() {
 				continue
 			}
 			seq++
-			envs = append(envs, encodeBroadcast(p.node, seq, o.b))
+			envs = append(envs, clusterwire.AppendBroadcast(nil, p.node, seq, o.b))
 		}
 		if !p.publishBatch(batch, envs) {
 			p.stats.dropped.Add(int64(published(batch)))

@@ -1,7 +1,14 @@
-// Package sendq is the bounded, ordered queue that the Redis adapters
-// (channels/pubsub/redis and channels/pubsub/phoenixredis) keep between
-// Publish, which must not block, and the one goroutine that pipelines
-// what is queued to Redis.
+// Package sendq is the bounded, ordered queue a cluster adapter keeps
+// between Publish, which must not block, and the one goroutine that sends
+// what is queued to the broker, a batch at a time. Both Redis adapters
+// (packages redis and phoenixredis) use it; so can an adapter for another
+// broker written outside this module. One sender numbering broadcasts in
+// the order Next returns them, and sending a failed batch again before
+// the next one, is what package clusterwire's sequence rule needs.
+//
+// A full queue refuses at once (ErrFull) instead of waiting: a broadcast
+// has reached the local subscribers by then, and a publisher must never
+// wait on a slow or unreachable broker.
 package sendq
 
 import (
