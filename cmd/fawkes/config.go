@@ -52,6 +52,7 @@ type config struct {
 	// history.go
 	HistorySize int
 	HistoryTTL  time.Duration
+	MemoryTrim  bool // memtrim.go
 }
 
 // newFlagSet declares every flag on a FlagSet bound to cfg.
@@ -69,6 +70,7 @@ func newFlagSet(cfg *config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.CheckOrigin, "check-origin", "off", `"off" (allow every Origin; the development default), or a comma list such as //*.example.com,https://app.example`)
 	fs.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&cfg.LogFormat, "log-format", "auto", "console, json, or auto (console on a terminal, JSON otherwise)")
+	fs.BoolVar(&cfg.MemoryTrim, "memory-trim", true, "give unused memory back to the OS when the process goes quiet (after a burst of connections, say); false leaves it to Go's collector and scavenger")
 	fs.BoolVar(&cfg.ConformanceChannels, "conformance-channels", false, `mount the protocol conformance channel on "conformance:*" (for testing clients)`)
 	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat-interval", 30*time.Second, `events channel: period of the "heartbeat" broadcast to every room with members (0 = off)`)
 	cfg.MaxEventBytes = 256 << 10

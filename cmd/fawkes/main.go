@@ -62,7 +62,10 @@ func newLogger(cfg *config) zerolog.Logger {
 
 // run serves until ctx ends, then drains.
 func run(ctx context.Context, cfg *config, log zerolog.Logger) error {
-	m := newMetrics()                                // metrics.go
+	m := newMetrics() // metrics.go
+	if cfg.MemoryTrim {
+		go newMemTrimmer(log).Run(ctx) // memtrim.go
+	}
 	cl, err := newPubSub(ctx, cfg, log, m.published) // cluster.go
 	if err != nil {
 		return err
