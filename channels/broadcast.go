@@ -14,7 +14,9 @@ import (
 // A filter (Phoenix's handle_out) reads the value back with
 // pubsub.Decode, on every node of a cluster alike: on the publishing node
 // it gets the value itself, elsewhere the payload decoded once for all
-// local subscribers.
+// local subscribers. What a filter decides on without its being in the
+// payload goes in a header (WithHeader), which crosses nodes too; Meta
+// (WithMeta) is for this node only.
 
 // BroadcastOption adjusts one broadcast made with Socket.BroadcastJSON or
 // Publish.
@@ -27,11 +29,26 @@ func Except(s *Socket) BroadcastOption {
 	return func(b *pubsub.Broadcast) { b.Except = s.subscriber() }
 }
 
+// WithHeader adds the field key: value to the broadcast's Header: metadata
+// for the subscribers' filters that is not sent to clients and that
+// crosses nodes, so a Filter reads it with b.Header.Get(key) on every node
+// alike, without allocating. Use it for what a filter decides on (a
+// tenant, a visibility, an author to mute) when the payload should not
+// carry it or should not be decoded for it. Fields are kept in order; a
+// key given twice is kept twice, and Get returns the first. Elixir nodes
+// bridged with phoenixredis do not get it.
+func WithHeader(key, value string) BroadcastOption {
+	return func(b *pubsub.Broadcast) {
+		b.Header = append(b.Header, pubsub.HeaderField{Key: key, Value: value})
+	}
+}
+
 // WithMeta attaches v as the broadcast's Meta: data for the filters of this
 // node's subscribers that is not sent to clients. It does not cross nodes
-// (a filter sees a nil Meta on the others): use it to save work, never to
-// carry what a filter needs to decide; that belongs in the payload, read
-// with pubsub.Decode.
+// (a filter sees a nil Meta on the others): use it to save work (any Go
+// value, handed over as is), never to carry what a filter needs to decide;
+// that belongs in a header (WithHeader) or in the payload, read with
+// pubsub.Decode.
 func WithMeta(v any) BroadcastOption {
 	return func(b *pubsub.Broadcast) { b.Meta = v }
 }

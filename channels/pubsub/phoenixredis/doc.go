@@ -67,5 +67,8 @@
 // Fawkes presence lists, and Fawkes members do not appear in Elixir ones
 // (Phoenix.Tracker's CRDT replication is skipped, and Fawkes presence
 // diffs are not sent). LongPoll sessions, heartbeat leases and history stay
-// among the Fawkes nodes.
+// among the Fawkes nodes. A broadcast's Header (pubsub.Header) crosses
+// between Fawkes nodes only: Phoenix.Socket.Broadcast has no field for it,
+// so Elixir nodes get the broadcast without it, and a filter there must
+// decide from the payload.
 package phoenixredis
