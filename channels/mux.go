@@ -275,7 +275,7 @@ func (x *Mux) dispatch(ctx context.Context, msg protocol.Message) error {
 	s.running = true
 	x.mu.Unlock()
 	if x.concurrent {
-		go x.run(s, msg)
+		lanes.Go(laneWork{x, s, msg}) // lanes.go
 	} else {
 		x.run(s, msg)
 	}
