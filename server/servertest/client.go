@@ -143,6 +143,7 @@ func (c *Client) CloseReason() string {
 
 // received queues a message from the server.
 func (c *Client) received(m Message) {
+	m.Received = time.Now()
 	c.mu.Lock()
 	c.inbox = append(c.inbox, m)
 	c.mu.Unlock()

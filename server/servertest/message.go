@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // EventReply is the event of every reply.
@@ -32,6 +33,9 @@ type Message struct {
 	// of the serializer compare it byte for byte, or as JSON (a ref's JSON
 	// type, "1" or 1, shows only here).
 	Raw []byte
+	// Received is when the client read the message off the connection, for
+	// latency figures.
+	Received time.Time
 }
 
 // Decode unmarshals the payload into v, with encoding/json.
