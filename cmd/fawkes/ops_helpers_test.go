@@ -4,18 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gobwas/ws"
-	"github.com/gobwas/ws/wsutil"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/rs/zerolog"
@@ -24,6 +19,7 @@ import (
 	"github.com/fawkes-rt/fawkes/channels/events"
 	"github.com/fawkes-rt/fawkes/channels/pubsub"
 	"github.com/fawkes-rt/fawkes/server"
+	"github.com/fawkes-rt/fawkes/server/servertest"
 )
 
 // node is the binary's wiring (run) in process, on an httptest server.
@@ -70,92 +66,36 @@ func defaultConfig(t *testing.T, args ...string) *config {
 	return cfg
 }
 
-// wsClient is a Phoenix V2 client over a real WebSocket.
+// wsClient is a servertest client whose reads take the frames in order,
+// as their exact text.
 type wsClient struct {
-	t    *testing.T
-	conn net.Conn
+	*servertest.Client
+	t *testing.T
 }
 
-func dialWS(t *testing.T, baseURL string) *wsClient {
+// dialWS connects to the socket at baseURL+"/socket" (V2, with params as
+// key, value pairs).
+func dialWS(t *testing.T, baseURL string, params ...string) *wsClient {
 	t.Helper()
-	url := "ws" + strings.TrimPrefix(baseURL, "http") + "/socket/websocket?vsn=2.0.0"
-	conn, _, _, err := ws.Dial(context.Background(), url)
-	if err != nil {
-		t.Fatalf("dial %s: %v", url, err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	return &wsClient{t: t, conn: conn}
+	return &wsClient{Client: servertest.Dial(t, baseURL+"/socket", servertest.Params(params...)), t: t}
 }
 
+// send sends text as one text frame.
 func (c *wsClient) send(text string) {
 	c.t.Helper()
-	if err := wsutil.WriteClientText(c.conn, []byte(text)); err != nil {
-		c.t.Fatal(err)
-	}
+	c.SendText([]byte(text))
 }
 
-// closedError is the server's close frame.
-type closedError struct{ code ws.StatusCode }
-
-func (e closedError) Error() string { return "closed with " + strconv.Itoa(int(e.code)) }
-
-// read returns the next data frame, or a closedError. (wsutil's readers
-// refuse close codes they do not know, 1012 among them.)
-func (c *wsClient) read() (string, error) {
-	for {
-		_ = c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-		h, err := ws.ReadHeader(c.conn)
-		if err != nil {
-			return "", err
-		}
-		if h.Length > 1<<20 {
-			return "", errors.New("frame over 1 MiB")
-		}
-		payload := make([]byte, h.Length)
-		if _, err := io.ReadFull(c.conn, payload); err != nil {
-			return "", err
-		}
-		switch h.OpCode {
-		case ws.OpText, ws.OpBinary:
-			return string(payload), nil
-		case ws.OpClose:
-			code, _ := ws.ParseCloseFrameData(payload)
-			return "", closedError{code}
-		}
-	}
-}
-
+// mustRead returns the next frame the server sent, as its text.
 func (c *wsClient) mustRead() string {
 	c.t.Helper()
-	s, err := c.read()
-	if err != nil {
-		c.t.Fatalf("read: %v", err)
-	}
-	return s
+	return string(c.Next().Raw)
 }
 
 // join joins topic and checks the ok reply.
 func (c *wsClient) join(topic, payload string) {
 	c.t.Helper()
-	c.send(`["1","1",` + jsonString(topic) + `,"phx_join",` + payload + `]`)
-	if got := c.mustRead(); !strings.Contains(got, `"status":"ok"`) {
-		c.t.Fatalf("join %s: %s", topic, got)
-	}
-}
-
-// closeCode reads until the server closes, and returns the close code.
-func (c *wsClient) closeCode() ws.StatusCode {
-	c.t.Helper()
-	for {
-		_, err := c.read()
-		var closed closedError
-		if errors.As(err, &closed) {
-			return closed.code
-		}
-		if err != nil {
-			c.t.Fatalf("connection ended without a close frame: %v", err)
-		}
-	}
+	c.Join(topic, payload)
 }
 
 func jsonString(s string) string {

@@ -69,7 +69,7 @@ func TestMetricsMoveWithTraffic(t *testing.T) {
 	}
 	bad := dialWS(t, n.srv.URL)
 	bad.send(`not a phoenix message`)
-	if code := bad.closeCode(); code != 1011 {
+	if code := bad.AwaitClose(); code != 1011 {
 		t.Fatalf("malformed message closed with %d", code)
 	}
 	var after series
@@ -171,7 +171,7 @@ func TestShutdownDrainsWith1012AndFinishesInFlightIngress(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- n.ops.shutdown(n.srv.Config) }()
 	for i, c := range clients {
-		if code := c.closeCode(); code != 1012 {
+		if code := c.AwaitClose(); code != 1012 {
 			t.Fatalf("client %d closed with %d, want 1012", i, code)
 		}
 	}
@@ -264,13 +264,13 @@ func TestAccessLogOneLinePerConnectionNoPayloadsAndRateLimitedWarnings(t *testin
 		t.Fatal("ingress")
 	}
 	a.mustRead()
-	_ = a.conn.Close()
+	a.Close()
 
 	const storm = 25
 	for range storm {
 		c := dialWS(t, n.srv.URL)
 		c.send(`{"` + secret + `"`)
-		c.closeCode()
+		c.AwaitClose()
 	}
 	var closed, malformed []map[string]any
 	checkFor(t, 3*time.Second, "every access line", func() bool {

@@ -139,7 +139,7 @@ func TestProcessSIGTERMDrainsWith1012AndExitsZero(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, c := range clients {
-		if code := c.closeCode(); code != 1012 {
+		if code := c.AwaitClose(); code != 1012 {
 			t.Fatalf("client %d closed with %d, want 1012", i, code)
 		}
 	}
