@@ -42,11 +42,18 @@ type localShard struct {
 	_      [24]byte              // a cache line per shard
 }
 
+// indexFrom is the subscriber count from which a topic keeps an index of
+// positions; below it, unsubscribe scans the slice, and a topic of one
+// member (a user's own topic, a small room) costs no map.
+const indexFrom = 16
+
 // topicSubs is one topic's subscribers.
 type topicSubs struct {
-	mu    sync.RWMutex // read-held across a publish's deliveries
-	subs  []Subscriber
-	index map[Subscriber][]int // positions of each subscriber in subs
+	mu   sync.RWMutex // read-held across a publish's deliveries
+	subs []Subscriber
+	// index holds the positions of each subscriber in subs once the topic
+	// has had indexFrom subscribers; nil before.
+	index map[Subscriber][]int
 	// removed is set, under mu, when the topic lost its last subscriber
 	// and is taken out of the shard: a Subscribe that looked it up before
 	// that looks again.
@@ -79,7 +86,7 @@ func (l *Local) Subscribe(topic string, s Subscriber) {
 				sh.topics = make(map[string]*topicSubs)
 			}
 			if t = sh.topics[topic]; t == nil {
-				t = &topicSubs{index: make(map[Subscriber][]int)}
+				t = &topicSubs{}
 				sh.topics[topic] = t
 			}
 			sh.mu.Unlock()
@@ -89,8 +96,7 @@ func (l *Local) Subscribe(topic string, s Subscriber) {
 			t.mu.Unlock()
 			continue
 		}
-		t.index[s] = append(t.index[s], len(t.subs))
-		t.subs = append(t.subs, s)
+		t.add(s)
 		t.mu.Unlock()
 		return
 	}
@@ -117,9 +123,26 @@ func (l *Local) Unsubscribe(topic string, s Subscriber) {
 	sh.mu.Unlock()
 }
 
+// add appends a subscription of s. The caller holds t.mu.
+func (t *topicSubs) add(s Subscriber) {
+	if t.index == nil && len(t.subs)+1 >= indexFrom {
+		t.index = make(map[Subscriber][]int, len(t.subs)+1)
+		for i, o := range t.subs {
+			t.index[o] = append(t.index[o], i)
+		}
+	}
+	if t.index != nil {
+		t.index[s] = append(t.index[s], len(t.subs))
+	}
+	t.subs = append(t.subs, s)
+}
+
 // remove takes one subscription of s out of t and reports whether there
 // was one. The caller holds t.mu.
 func (t *topicSubs) remove(s Subscriber) bool {
+	if t.index == nil {
+		return t.removeUnindexed(s)
+	}
 	pos := t.index[s]
 	if len(pos) == 0 {
 		return false
@@ -145,6 +168,21 @@ func (t *topicSubs) remove(s Subscriber) bool {
 	t.subs[last] = nil
 	t.subs = t.subs[:last]
 	return true
+}
+
+// removeUnindexed is remove for a topic without an index: it takes out
+// the last subscription of s, as remove does.
+func (t *topicSubs) removeUnindexed(s Subscriber) bool {
+	last := len(t.subs) - 1
+	for i := last; i >= 0; i-- {
+		if t.subs[i] == s {
+			t.subs[i] = t.subs[last]
+			t.subs[last] = nil
+			t.subs = t.subs[:last]
+			return true
+		}
+	}
+	return false
 }
 
 // Publish implements PubSub. Deliver runs under the topic's read lock,
