@@ -65,3 +65,20 @@ func Example() {
 	// unknown: unknown event
 	// alice closed with 1001
 }
+
+// A test of the protocol itself: a V1 client, whose frames are compared
+// byte for byte, and a malformed frame that ends the connection.
+func ExampleClient_SendText() {
+	t := &testing.T{} // in a test, the *testing.T of the test
+	srv := servertest.NewServer(t, server.Config{Router: newRouter()})
+	c := servertest.Dial(t, srv.URL, servertest.Vsn("1.0.0"))
+
+	c.SendText([]byte(`{"topic":"phoenix","event":"heartbeat","payload":{},"ref":7}`))
+	fmt.Printf("%s\n", c.Next().Raw)
+
+	c.SendText([]byte(`not json`))
+	fmt.Println("closed with", c.AwaitClose(), "unread:", len(c.Unread()))
+	// Output:
+	// {"event":"phx_reply","payload":{"response":{},"status":"ok"},"ref":7,"topic":"phoenix"}
+	// closed with 1011 unread: 0
+}

@@ -22,8 +22,14 @@
 // cleanup.
 //
 // The client speaks the V2 JSON serializer phoenix.js uses (and V2 binary
-// frames for PushBinary and binary replies). Messages it sends carry string
-// refs from one counter, as phoenix.js's do.
+// frames for PushBinary and binary replies), or V1 objects with Vsn.
+// Messages it sends carry string refs from one counter, as phoenix.js's do.
+//
+// For tests of the protocol itself, every Message keeps the bytes it came
+// in (Raw), Next takes messages in arrival order, SendText and SendBinary
+// send frames the serializer would not make, WriteRaw writes WebSocket
+// bytes as they are, and AwaitClose, CloseReason and Unread say how the
+// connection ended and what came before.
 package servertest
 
 import (

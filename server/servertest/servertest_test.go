@@ -95,3 +95,53 @@ func TestBinary(t *testing.T) {
 		t.Errorf("binary echo: %s", r)
 	}
 }
+
+func TestVsnAndRaw(t *testing.T) {
+	srv := tokenServer(t)
+	for _, vsn := range []string{"1.0.0", ""} {
+		c := servertest.Dial(t, srv.URL, servertest.Vsn(vsn), servertest.Params("token", "secret"))
+		ch := c.Join("conformance:v1", nil)
+		if r := ch.Push("echo", `{"a":1}`); !r.OK() || string(r.Response) != `{"a":1}` {
+			t.Errorf("vsn %q: echo %s", vsn, r)
+		}
+		c.SendText([]byte(`{"topic":"phoenix","event":"heartbeat","payload":{},"ref":5}`))
+		if m := c.Next(); m.Ref != "5" || string(m.Raw) != `{"event":"phx_reply","payload":{"response":{},"status":"ok"},"ref":5,"topic":"phoenix"}` {
+			t.Errorf("vsn %q: numeric ref: %s (ref %q)", vsn, m.Raw, m.Ref)
+		}
+	}
+}
+
+func TestSubprotocolsAndVsnRefused(t *testing.T) {
+	srv := tokenServer(t)
+	c := servertest.Dial(t, srv.URL, servertest.Params("token", "secret"), servertest.Subprotocols("phoenix"))
+	if c.Protocol() != "phoenix" {
+		t.Errorf("protocol %q", c.Protocol())
+	}
+	_, err := servertest.TryDial(t, srv.URL, servertest.Vsn("3.0.0"), servertest.Params("token", "secret"))
+	var refused *servertest.DialError
+	if !errors.As(err, &refused) || refused.Status != http.StatusForbidden {
+		t.Fatalf("vsn 3.0.0: %v, want a 403 DialError", err)
+	}
+}
+
+func TestCloseAfterMalformedFrame(t *testing.T) {
+	srv := tokenServer(t)
+	c := servertest.Dial(t, srv.URL, servertest.AuthToken("secret"))
+	c.Sync()
+	c.SendText([]byte("["))
+	if code := c.AwaitClose(); code != 1011 || !c.Closed() {
+		t.Errorf("close code %d (%q), want 1011", code, c.CloseReason())
+	}
+}
+
+func TestDialErrorBody(t *testing.T) {
+	e := server.New(server.Config{Router: newRouter()})
+	srv := servertest.Serve(t, e, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "nope", http.StatusForbidden)
+	}))
+	_, err := servertest.TryDial(t, srv.URL+"/socket")
+	var refused *servertest.DialError
+	if !errors.As(err, &refused) || refused.Status != http.StatusForbidden || refused.Body != "nope\n" {
+		t.Fatalf("%v, want a 403 DialError with the body", err)
+	}
+}
