@@ -79,7 +79,8 @@ type MuxConfig struct {
 	// is busy on another goroutine, which then handles it in turn): the
 	// behaviour a test or a transport that waits for each message wants.
 	Concurrent bool
-	// Logger receives the Mux's logs. Nil means no logging.
+	// Logger receives the Mux's logs; nil means no logging. The Mux keeps
+	// the pointer (connections share one logger): do not change it later.
 	Logger *zerolog.Logger
 	// Hooks observe the Mux.
 	Hooks Hooks
@@ -109,7 +110,7 @@ type Mux struct {
 	conn        Conn
 	maxChannels int
 	concurrent  bool
-	log         zerolog.Logger
+	log         *zerolog.Logger // shared with the endpoint: a Logger is 112 B
 	hooks       Hooks
 	idSub       *idSubscriber
 
@@ -122,6 +123,9 @@ type Mux struct {
 	queuedBytes int32      // their payload bytes
 	space       *sync.Cond // signalled when the queues shrink; made on first wait
 }
+
+// nopLogger is the logger of a Mux configured without one.
+var nopLogger = zerolog.Nop()
 
 // laneStatus is where a registered Socket's channel stands.
 type laneStatus uint8
@@ -144,7 +148,7 @@ func NewMux(cfg MuxConfig) *Mux {
 		maxChannels: cfg.MaxChannels,
 		concurrent:  cfg.Concurrent,
 		hooks:       cfg.Hooks,
-		log:         zerolog.Nop(),
+		log:         cfg.Logger,
 	}
 	if x.pubsub == nil {
 		x.pubsub = pubsub.NewLocal()
@@ -155,8 +159,8 @@ func NewMux(cfg MuxConfig) *Mux {
 	if x.maxChannels <= 0 {
 		x.maxChannels = DefaultMaxChannels
 	}
-	if cfg.Logger != nil {
-		x.log = *cfg.Logger
+	if x.log == nil {
+		x.log = &nopLogger
 	}
 	if x.conn.ID != "" {
 		x.idSub = &idSubscriber{x}
