@@ -20,14 +20,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gobwas/ws"
-	"github.com/gobwas/ws/wsutil"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/fawkes-rt/fawkes/channels"
 	"github.com/fawkes-rt/fawkes/channels/conformance"
 	"github.com/fawkes-rt/fawkes/protocol"
 	"github.com/fawkes-rt/fawkes/server"
+	"github.com/fawkes-rt/fawkes/server/servertest"
 )
 
 // lpTimeout bounds every wait of these tests. A passing test never waits
@@ -41,9 +40,8 @@ var lpTokenChars = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 // lpServer is an Endpoint mounted at /socket/ on a loopback port.
 type lpServer struct {
 	*server.Endpoint
-	hs    *httptest.Server
-	url   string // http://127.0.0.1:port/socket/longpoll
-	wsURL string // ws://127.0.0.1:port/socket/websocket
+	hs  *httptest.Server
+	url string // http://127.0.0.1:port/socket/longpoll
 }
 
 // lpStart starts an endpoint for cfg, with lpRouter(nil) when cfg.Router is
@@ -74,7 +72,6 @@ func lpStart(t *testing.T, cfg server.Config) *lpServer {
 		Endpoint: e,
 		hs:       hs,
 		url:      hs.URL + "/socket/longpoll",
-		wsURL:    "ws" + strings.TrimPrefix(hs.URL, "http") + "/socket/websocket",
 	}
 }
 
@@ -492,52 +489,29 @@ func (c *lpClient) asyncGet() (wait func() *lpResponse) {
 	}
 }
 
-// lpWS is a WebSocket client (gobwas/ws) speaking V2 JSON.
+// lpWS is a servertest WebSocket client (V2) whose next takes the text
+// frames in order, as their exact text.
 type lpWS struct {
-	t    *testing.T
-	conn interface {
-		io.ReadWriteCloser
-		SetReadDeadline(time.Time) error
-	}
-	r io.Reader
+	*servertest.Client
+	t *testing.T
 }
 
 func (srv *lpServer) dialWS(t *testing.T) *lpWS {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), lpTimeout)
-	defer cancel()
-	conn, br, _, err := ws.Dial(ctx, srv.wsURL+"?vsn=2.0.0")
-	if err != nil {
-		t.Fatalf("dial %s: %v", srv.wsURL, err)
-	}
-	c := &lpWS{t: t, conn: conn, r: conn}
-	if br != nil {
-		c.r = br
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	return c
+	return &lpWS{Client: servertest.Dial(t, srv.hs.URL+"/socket"), t: t}
 }
 
 func (c *lpWS) send(msg string) {
 	c.t.Helper()
-	if err := wsutil.WriteClientText(c.conn, []byte(msg)); err != nil {
-		c.t.Fatalf("websocket write: %v", err)
-	}
+	c.SendText([]byte(msg))
 }
 
 // next returns the next text frame.
 func (c *lpWS) next() string {
 	c.t.Helper()
-	_ = c.conn.SetReadDeadline(time.Now().Add(lpTimeout))
 	for {
-		msgs, err := wsutil.ReadServerMessage(c.r, nil)
-		if err != nil {
-			c.t.Fatalf("websocket read: %v", err)
-		}
-		for _, m := range msgs {
-			if m.OpCode == ws.OpText {
-				return string(m.Payload)
-			}
+		if m := c.Next(); !m.Binary {
+			return string(m.Raw)
 		}
 	}
 }
