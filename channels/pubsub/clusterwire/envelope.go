@@ -64,8 +64,10 @@ const (
 // Envelope is a decoded envelope: the part every message starts with, and
 // the body of its kind, which Broadcast, Request or Reply decodes.
 type Envelope struct {
+	// Version is Version2 or Version3 (see the package doc).
 	Version byte
-	Kind    Kind
+	// Kind says which of Broadcast, Request and Reply decodes Body.
+	Kind Kind
 	// Node is the sender's id.
 	Node NodeID
 	// Seq is the sender's number of a broadcast; 0 for other kinds.

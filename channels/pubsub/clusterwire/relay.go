@@ -33,9 +33,12 @@ const (
 
 // Reply is the answer to a Request, on its way to the caller's node.
 type Reply struct {
-	ID     uint64
+	// ID is the answered Request's.
+	ID uint64
+	// Status says whether the request was served.
 	Status ReplyStatus
-	Body   []byte
+	// Body is the handler's answer (nil unless ReplyOK).
+	Body []byte
 }
 
 // AppendRequest appends to dst the envelope of r, sent by node, and
