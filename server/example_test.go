@@ -41,6 +41,8 @@ func Example() {
 	defer srv.Close()
 	defer endpoint.Shutdown(context.Background())
 
+	// A bare gobwas/ws client shows the frames on the wire; tests use
+	// server/servertest instead.
 	conn, _, _, err := ws.Dial(context.Background(), "ws"+srv.URL[len("http"):]+"/socket/websocket?vsn=2.0.0")
 	if err != nil {
 		panic(err)

@@ -161,6 +161,7 @@ func (s *miniServer) websocket(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusForbidden)
 		return
 	}
+	// gobwas/ws on the server side: this is a Phoenix server, not a client.
 	up := ws.HTTPUpgrader{Protocol: func(p string) bool { return !s.noSubprotocol && p == "phoenix" }}
 	nc, _, _, err := up.Upgrade(r, w)
 	if err != nil {
