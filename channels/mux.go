@@ -421,6 +421,22 @@ func (x *Mux) join(msg protocol.Message, s *Socket, status laneStatus) *Socket {
 	if crashed {
 		result, reply = "crashed", Error(replyJoinCrashed)
 	}
+	joined := !crashed && reply.Status == StatusOK
+	closed := false
+	if joined {
+		x.mu.Lock()
+		s.status = laneJoined
+		closed = x.closed
+		x.mu.Unlock()
+		if !closed {
+			// Subscribed before the reply, as Phoenix's channel subscribes
+			// before it answers the join: a client that has the reply gets
+			// every later broadcast (a transport that acknowledges a
+			// message once queued, as LongPoll does, makes this visible).
+			// The Socket holds broadcasts back until the reply is out.
+			x.pubsub.Subscribe(msg.Topic, s.subscriber())
+		}
+	}
 	x.reply(msg.JoinRef, msg.Ref, msg.Topic, reply)
 	if old != nil {
 		// The old channel's phx_close follows the new join's reply and
@@ -430,21 +446,16 @@ func (x *Mux) join(msg protocol.Message, s *Socket, status laneStatus) *Socket {
 	if x.hooks.Joined != nil {
 		x.hooks.Joined(msg.Topic, result, time.Since(start))
 	}
-	if crashed || reply.Status != StatusOK {
+	if !joined {
 		s.setState(stateClosed)
 		x.mu.Lock()
 		s.status = laneEnded
 		x.mu.Unlock()
 		return s
 	}
-	x.mu.Lock()
-	s.status = laneJoined
-	closed := x.closed
-	x.mu.Unlock()
 	if closed {
 		return s // run ends it: Terminate, nothing sent
 	}
-	x.pubsub.Subscribe(msg.Topic, s.subscriber())
 	s.setState(stateJoined)
 	if aj, ok := s.channel.(AfterJoiner); ok {
 		x.afterJoin(s, aj)
