@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Runs every fuzz target in the module for FUZZTIME (default 30s) each.
+# Runs every fuzz target in the module for FUZZTIME (default 30s; "10000000x"
+# for a count of executions) each, FUZZPARALLEL workers (default 2). No
+# test timeout: 10^7 executions of one target take 5-15 minutes here.
 # go test -fuzz takes one package and one target at a time, so list them first.
 set -euo pipefail
 
@@ -11,7 +13,7 @@ for dir in $(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.Dir}}{{end}}' ./
 	pkg="./$(realpath --relative-to=. "$dir")"
 	for f in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
 		echo "== $pkg $f ($FUZZTIME)"
-		go test -run '^$' -fuzz "^${f}\$" -fuzztime "$FUZZTIME" "$pkg"
+		go test -run '^$' -fuzz "^${f}\$" -fuzztime "$FUZZTIME" -timeout 0 -parallel "${FUZZPARALLEL:-2}" "$pkg"
 		ran=$((ran + 1))
 	done
 done
