@@ -173,14 +173,14 @@ func (e *Endpoint) Shutdown(ctx context.Context) error {
 // the others nor the heartbeats read after it. A LongPoll POST waits until
 // its messages are handled (408 past the window), so there the POST's own
 // goroutine runs them.
-func (e *Endpoint) newMux(t channels.Transport, acc accepted, transport string) *channels.Mux {
+func (e *Endpoint) newMux(t channels.Transport, acc accepted, transport Transport) *channels.Mux {
 	return channels.NewMux(channels.MuxConfig{
-		Concurrent:  transport == "websocket",
+		Concurrent:  transport == TransportWebSocket,
 		Router:      e.cfg.Router,
 		PubSub:      e.cfg.PubSub,
 		Serializer:  acc.ser,
 		Transport:   t,
-		Conn:        channels.Conn{ID: acc.result.ID, Params: acc.params, Assigns: acc.result.Assigns, Transport: transport},
+		Conn:        channels.Conn{ID: acc.result.ID, Params: acc.params, Assigns: acc.result.Assigns, Transport: string(transport)},
 		MaxChannels: e.cfg.MaxChannels,
 		Logger:      &e.log,
 		Hooks:       e.hooks,

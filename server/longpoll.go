@@ -40,7 +40,7 @@ func (e *Endpoint) serveLongPoll(w http.ResponseWriter, r *http.Request) {
 	}
 	if origin := r.Header.Get("Origin"); origin != "" && e.cfg.CheckOrigin != nil && !e.cfg.CheckOrigin(origin) {
 		e.stats.refused.Add(1)
-		e.warn(&e.log, "origin refused").Str("origin", origin).Str("transport", "longpoll").Msg("origin refused")
+		e.warn(&e.log, "origin refused").Str("origin", origin).Str("transport", string(TransportLongPoll)).Msg("origin refused")
 		writeLongPoll(w, http.StatusForbidden, "", nil)
 		return
 	}
@@ -87,7 +87,7 @@ func (e *Endpoint) longPollOpen(w http.ResponseWriter, r *http.Request) {
 	if vs, ok := r.Header["X-Phoenix-Authtoken"]; ok && len(vs) > 0 {
 		token, hasToken = vs[0], true
 	}
-	acc, status := e.accept(r, "longpoll", token, hasToken)
+	acc, status := e.accept(r, TransportLongPoll, token, hasToken)
 	if status != 0 {
 		writeLongPoll(w, http.StatusForbidden, "", nil)
 		return
@@ -173,7 +173,7 @@ func (s *lpSession) post(contentType string, body []byte) lpAnswer {
 		// status other than 200.
 		e.stats.malformed.Add(1)
 		e.warn(&s.log, "malformed longpoll message; ending session").Err(err).Msg("malformed longpoll message; ending session")
-		s.end(closeMalformed)
+		s.end(CloseMalformed)
 		return lpAnswer{status: http.StatusBadRequest}
 	}
 	s.countIn(len(msgs))

@@ -139,7 +139,7 @@ type lpSession struct {
 	polls    int           // GETs in progress
 	lastPoll time.Time
 	ended    bool
-	reason   closeReason
+	reason   CloseReason
 	msgsIn   int64
 	msgsOut  int64
 
@@ -152,13 +152,13 @@ type lpSession struct {
 func (e *Endpoint) startSession(acc accepted) *lpSession {
 	s := &lpSession{e: e, id: newSessionID(), ser: acc.ser, started: time.Now(), lastPoll: time.Now(), wake: make(chan struct{}), ready: make(chan struct{})}
 	s.token = e.sessions.token(s.id)
-	s.log = e.log.With().Str("transport", "longpoll").Str("socket_id", acc.result.ID).Logger()
+	s.log = e.log.With().Str("transport", string(TransportLongPoll)).Str("socket_id", acc.result.ID).Logger()
 	// A "disconnect" broadcast can end the session as soon as the Mux
 	// subscribes to the socket id; finish waits for ready, so it sees every
 	// field set and the session registered.
 	s.expiry = time.AfterFunc(s.idleLimit(), s.checkExpiry)
 	e.stats.lpSessions.Add(1)
-	s.mux = e.newMux(s, acc, "longpoll")
+	s.mux = e.newMux(s, acc, TransportLongPoll)
 	ok := e.register(s)
 	if ok {
 		e.sessions.add(s)
@@ -169,7 +169,7 @@ func (e *Endpoint) startSession(acc accepted) *lpSession {
 		// Shutdown began after accept: end undoes the Mux, the timer and
 		// the count, and logs and counts no close for a session that never
 		// opened.
-		s.end(closeShutdown)
+		s.end(CloseShutdown)
 		return nil
 	}
 	return s
@@ -188,7 +188,7 @@ func (s *lpSession) checkExpiry() {
 		s.expiry.Reset(max(left, s.idleLimit()/4))
 		return
 	}
-	s.end(closeIdle)
+	s.end(CloseIdle)
 }
 
 // Send implements channels.Transport. Binary frames cannot travel over
@@ -205,7 +205,7 @@ func (s *lpSession) Send(f protocol.Frame) {
 	}
 	if s.bytes+len(f.Data) > s.e.cfg.OutboxBytes {
 		s.mu.Unlock()
-		s.endSoon(closeSlow)
+		s.endSoon(CloseSlow)
 		return
 	}
 	s.queue = append(s.queue, string(f.Data))
@@ -220,9 +220,9 @@ func (s *lpSession) wakeLocked() {
 }
 
 // Disconnect implements channels.Transport.
-func (s *lpSession) Disconnect() { s.endSoon(closeDisconnect) }
+func (s *lpSession) Disconnect() { s.endSoon(CloseDisconnect) }
 
-func (s *lpSession) shutdown() { s.end(closeShutdown) }
+func (s *lpSession) shutdown() { s.end(CloseShutdown) }
 
 // poll waits up to the window for queued frames and takes them all. ok is
 // false if the session ended.
@@ -248,7 +248,7 @@ func (s *lpSession) poll(done <-chan struct{}) (frames []string, ok bool) {
 		if len(s.queue) > 0 {
 			frames = s.queue
 			s.msgsOut += int64(len(frames))
-			s.e.stats.msgsOut[transportLongPoll].Add(int64(len(frames)))
+			s.e.stats.longPoll.msgsOut.Add(int64(len(frames)))
 			s.queue, s.bytes = nil, 0
 			s.mu.Unlock()
 			return frames, true
@@ -269,7 +269,7 @@ func (s *lpSession) poll(done <-chan struct{}) (frames []string, ok bool) {
 // with its token gets a new session (GET) or 410 (POST). It closes the Mux,
 // so it must not run where the Mux, a channel's Socket or the PubSub holds
 // a lock: Send and Disconnect use endSoon.
-func (s *lpSession) end(r closeReason) {
+func (s *lpSession) end(r CloseReason) {
 	if s.markEnded(r) {
 		s.finish(r)
 	}
@@ -279,7 +279,7 @@ func (s *lpSession) end(r closeReason) {
 // another goroutine: it is called with Mux, Socket or PubSub locks held
 // (Send from Dispatch or Deliver, Disconnect from Publish), which closing
 // the Mux would take again.
-func (s *lpSession) endSoon(r closeReason) {
+func (s *lpSession) endSoon(r CloseReason) {
 	if s.markEnded(r) {
 		go s.finish(r)
 	}
@@ -287,7 +287,7 @@ func (s *lpSession) endSoon(r closeReason) {
 
 // markEnded marks the session ended and wakes its GETs; it reports whether
 // this call did it.
-func (s *lpSession) markEnded(r closeReason) bool {
+func (s *lpSession) markEnded(r CloseReason) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended {
@@ -300,7 +300,7 @@ func (s *lpSession) markEnded(r closeReason) bool {
 }
 
 // finish ends the channels, counts and logs the close, and unregisters.
-func (s *lpSession) finish(r closeReason) {
+func (s *lpSession) finish(r CloseReason) {
 	<-s.ready
 	s.expiry.Stop()
 	s.e.sessions.remove(s)
@@ -337,5 +337,5 @@ func (s *lpSession) countIn(n int) {
 	s.mu.Lock()
 	s.msgsIn += int64(n)
 	s.mu.Unlock()
-	s.e.stats.msgsIn[transportLongPoll].Add(int64(n))
+	s.e.stats.longPoll.msgsIn.Add(int64(n))
 }

@@ -145,10 +145,10 @@ func (p *poller) sweep(now time.Time) {
 	}
 	p.mu.Unlock()
 	for _, c := range expired {
-		c.close(closeIdle)
+		c.close(CloseIdle)
 	}
 	for _, c := range stuck {
-		c.abort(closeWriteError)
+		c.abort(CloseWriteTimeout)
 	}
 }
 

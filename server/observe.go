@@ -56,5 +56,5 @@ func (e *Endpoint) warn(log *zerolog.Logger, msg string) *zerolog.Event {
 // wrote counts frames written to the client.
 func (c *wsConn) wrote(frames int) {
 	c.msgsOut.Add(int64(frames))
-	c.e.stats.msgsOut[transportWebSocket].Add(int64(frames))
+	c.e.stats.webSocket.msgsOut.Add(int64(frames))
 }

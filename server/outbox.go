@@ -30,7 +30,7 @@ type outbox struct {
 	limit        int
 	writeTimeout time.Duration
 	onOverflow   func()
-	onWriteError func(error)
+	onWriteError func(error) // with a *closeError saying why (writeFailure)
 	onWrote      func(frames int)
 	// closeConn closes the socket once the close frame is written.
 	closeConn func()
@@ -235,7 +235,7 @@ func (o *outbox) failed(err error) {
 	o.mu.Lock()
 	o.closing, o.queue, o.bytes = true, nil, 0
 	o.mu.Unlock()
-	o.onWriteError(err)
+	o.onWriteError(writeFailure(err))
 }
 
 // stuck reports whether a blocking write has been stuck for longer than

@@ -18,52 +18,112 @@ type Stats struct {
 	joinsOK     atomic.Int64
 	staleDrops  atomic.Int64
 	lpSessions  atomic.Int64
-	closes      [closeWriteError + 1]atomic.Int64
-	msgsIn      [numTransports]atomic.Int64
-	msgsOut     [numTransports]atomic.Int64
+	closes      [closeReasonEnd]atomic.Int64
+	webSocket   transportStats
+	longPoll    transportStats
 
 	lpForwarded     atomic.Int64
 	lpOwnerGone     atomic.Int64
 	lpForwardFailed atomic.Int64
 }
 
-// Transport indexes of the per-transport counters.
+// transportStats counts the messages of one transport's connections.
+type transportStats struct {
+	msgsIn  atomic.Int64
+	msgsOut atomic.Int64
+}
+
+// Transport names a transport as the connect hook (ConnectRequest.Transport),
+// channels (channels.Conn.Transport), logs and metric labels spell it.
+type Transport string
+
+// The transports.
 const (
-	transportWebSocket = iota
-	transportLongPoll
-	numTransports
+	TransportWebSocket Transport = "websocket"
+	TransportLongPoll  Transport = "longpoll"
 )
 
-var transportNames = [numTransports]string{"websocket", "longpoll"}
+// Transports returns every transport, for metrics that want each series.
+func Transports() []Transport { return []Transport{TransportWebSocket, TransportLongPoll} }
 
-func transportIndex(name string) (int, bool) {
-	for i, n := range transportNames {
-		if n == name {
-			return i, true
-		}
+// transport returns the counters of t, or nil for an unknown transport.
+func (s *Stats) transport(t Transport) *transportStats {
+	switch t {
+	case TransportWebSocket:
+		return &s.webSocket
+	case TransportLongPoll:
+		return &s.longPoll
 	}
-	return 0, false
+	return nil
 }
 
-// Messages returns how many messages connections of transport ("websocket"
-// or "longpoll") received from clients (decoded, malformed ones excluded)
-// and sent to them (frames written or handed to a poll).
-func (s *Stats) Messages(transport string) (in, out int64) {
-	i, ok := transportIndex(transport)
-	if !ok {
+// Messages returns how many messages connections of transport t received
+// from clients (decoded, malformed ones excluded) and sent to them (frames
+// written or handed to a poll). An unknown transport has none.
+func (s *Stats) Messages(t Transport) (in, out int64) {
+	ts := s.transport(t)
+	if ts == nil {
 		return 0, 0
 	}
-	return s.msgsIn[i].Load(), s.msgsOut[i].Load()
+	return ts.msgsIn.Load(), ts.msgsOut.Load()
 }
 
-// CloseReasons returns every close reason label Closed may report, for
-// metrics that want each series from the start.
-func CloseReasons() []string {
-	out := make([]string, 0, closeWriteError)
-	for r := closeClient; r <= closeWriteError; r++ {
-		out = append(out, r.String())
+// JoinStatus is the outcome of a join as a metric label: the status the
+// Mux reports to channels.Hooks.Joined, with the statuses a channel may
+// invent folded into JoinOther.
+type JoinStatus uint8
+
+// The join statuses.
+const (
+	JoinOK        JoinStatus = iota + 1 // "ok": joined
+	JoinError                           // "error": the channel refused the join
+	JoinUnmatched                       // "unmatched": no route for the topic
+	JoinTooMany                         // "too_many": the connection is at MaxChannels
+	JoinCrashed                         // "crashed": the channel's Join panicked
+	JoinOther                           // "other": the channel replied with a status of its own
+
+	joinStatusEnd // one past the last status
+)
+
+// joinStatusLabels are the labels of the join statuses, as the Mux spells
+// the status (channels.StatusOK, channels.StatusError, and its own
+// refusals).
+var joinStatusLabels = [joinStatusEnd]string{
+	JoinOK:        channels.StatusOK,
+	JoinError:     channels.StatusError,
+	JoinUnmatched: "unmatched",
+	JoinTooMany:   "too_many",
+	JoinCrashed:   "crashed",
+	JoinOther:     "other",
+}
+
+// JoinStatuses returns every join status, in order, for metrics that want
+// each series from the start.
+func JoinStatuses() []JoinStatus {
+	out := make([]JoinStatus, 0, joinStatusEnd-1)
+	for s := JoinOK; s < joinStatusEnd; s++ {
+		out = append(out, s)
 	}
 	return out
+}
+
+// ParseJoinStatus returns the JoinStatus of status, as channels.Hooks.Joined
+// reports it: JoinOther for a status of the channel's own.
+func ParseJoinStatus(status string) JoinStatus {
+	for s := JoinOK; s < JoinOther; s++ {
+		if joinStatusLabels[s] == status {
+			return s
+		}
+	}
+	return JoinOther
+}
+
+// String returns the metric label: "ok", "error", "unmatched", ...
+func (s JoinStatus) String() string {
+	if s == 0 || s >= joinStatusEnd {
+		return "unknown"
+	}
+	return joinStatusLabels[s]
 }
 
 // Connections returns the number of open WebSocket connections.
@@ -99,10 +159,11 @@ func (s *Stats) Joins() (attempts, ok int64) { return s.joins.Load(), s.joinsOK.
 // StaleDrops returns how many messages were dropped for an outdated join_ref.
 func (s *Stats) StaleDrops() int64 { return s.staleDrops.Load() }
 
-// Closed returns, per close reason label, how many connections ended so.
+// Closed returns, per close reason label (CloseReason.String), how many
+// connections ended so; reasons none ended for are left out.
 func (s *Stats) Closed() map[string]int64 {
 	out := make(map[string]int64)
-	for r := closeClient; r <= closeWriteError; r++ {
+	for r := CloseClient; r < closeReasonEnd; r++ {
 		if n := s.closes[r].Load(); n > 0 {
 			out[r.String()] = n
 		}
@@ -110,8 +171,16 @@ func (s *Stats) Closed() map[string]int64 {
 	return out
 }
 
-func (s *Stats) closed(r closeReason) {
-	if int(r) < len(s.closes) {
+// ClosedFor returns how many connections ended for reason r.
+func (s *Stats) ClosedFor(r CloseReason) int64 {
+	if r >= closeReasonEnd {
+		return 0
+	}
+	return s.closes[r].Load()
+}
+
+func (s *Stats) closed(r CloseReason) {
+	if r < closeReasonEnd {
 		s.closes[r].Add(1)
 	}
 }
@@ -122,7 +191,7 @@ func (s *Stats) hooks(user channels.Hooks) channels.Hooks {
 	return channels.Hooks{
 		Joined: func(topic, status string, took time.Duration) {
 			s.joins.Add(1)
-			if status == "ok" {
+			if status == channels.StatusOK {
 				s.joinsOK.Add(1)
 			}
 			if user.Joined != nil {

@@ -34,7 +34,7 @@ func (e *Endpoint) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "invalid auth token in Sec-WebSocket-Protocol", http.StatusBadRequest)
 		return
 	}
-	acc, status := e.accept(r, "websocket", authToken, hasToken)
+	acc, status := e.accept(r, TransportWebSocket, authToken, hasToken)
 	if status != 0 {
 		w.WriteHeader(status)
 		return
@@ -89,25 +89,25 @@ type accepted struct {
 
 // accept runs the origin check, serializer negotiation and connect hook.
 // It returns a non-zero HTTP status when the connection is refused.
-func (e *Endpoint) accept(r *http.Request, transport, authToken string, hasToken bool) (accepted, int) {
+func (e *Endpoint) accept(r *http.Request, transport Transport, authToken string, hasToken bool) (accepted, int) {
 	if e.draining.Load() {
 		return accepted{}, http.StatusServiceUnavailable
 	}
 	if origin := r.Header.Get("Origin"); origin != "" && e.cfg.CheckOrigin != nil && !e.cfg.CheckOrigin(origin) {
 		e.stats.refused.Add(1)
-		e.warn(&e.log, "origin refused").Str("origin", origin).Str("transport", transport).Msg("origin refused")
+		e.warn(&e.log, "origin refused").Str("origin", origin).Str("transport", string(transport)).Msg("origin refused")
 		return accepted{}, http.StatusForbidden
 	}
 	params := e.params.get(r.URL.RawQuery) // shared: never handed out to be modified
 	ser, err := protocol.Negotiate(params["vsn"])
 	if err != nil {
 		e.stats.refused.Add(1)
-		e.log.Info().Err(err).Str("transport", transport).Msg("serializer version refused")
+		e.log.Info().Err(err).Str("transport", string(transport)).Msg("serializer version refused")
 		return accepted{}, http.StatusForbidden
 	}
 	res := ConnectResult{}
 	if e.cfg.Connect != nil {
-		req := &ConnectRequest{Params: maps.Clone(params), Header: r.Header, RemoteAddr: r.RemoteAddr, URI: r.URL, AuthToken: authToken, HasAuthToken: hasToken, Transport: transport}
+		req := &ConnectRequest{Params: maps.Clone(params), Header: r.Header, RemoteAddr: r.RemoteAddr, URI: r.URL, AuthToken: authToken, HasAuthToken: hasToken, Transport: string(transport)}
 		res, err = e.callConnect(r.Context(), req)
 		if err != nil {
 			e.stats.refused.Add(1)
@@ -116,7 +116,7 @@ func (e *Endpoint) accept(r *http.Request, transport, authToken string, hasToken
 			if errors.As(err, &ref) {
 				status = ref.status()
 			}
-			e.log.Info().Err(err).Str("transport", transport).Str("remote", r.RemoteAddr).Msg("connection refused by connect hook")
+			e.log.Info().Err(err).Str("transport", string(transport)).Str("remote", r.RemoteAddr).Msg("connection refused by connect hook")
 			return accepted{}, status
 		}
 	}

@@ -2,13 +2,12 @@ package server
 
 import (
 	"bufio"
-	"errors"
 	"io"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gobwas/ws"
 	"github.com/rs/zerolog"
@@ -41,7 +40,7 @@ type wsConn struct {
 	msgOp   ws.OpCode
 
 	lastRead atomic.Int64  // unix nanos of the last inbound frame
-	reason   atomic.Uint32 // first closeReason
+	reason   atomic.Uint32 // first CloseReason
 	// clientCode is the close code the client sent (0: none), echoed back
 	// and logged when the client closed first.
 	clientCode atomic.Uint32
@@ -60,15 +59,15 @@ func (e *Endpoint) startWebSocket(conn net.Conn, br *bufio.Reader, acc accepted)
 	c.out = newOutbox(conn, e.writers)
 	c.out.limit = e.cfg.OutboxBytes
 	c.out.writeTimeout = e.cfg.WriteTimeout
-	c.out.onOverflow = func() { c.abort(closeSlow) }
-	c.out.onWriteError = func(error) { c.abort(closeWriteError) }
+	c.out.onOverflow = func() { c.abort(CloseSlow) }
+	c.out.onWriteError = func(err error) { c.abort(reasonOf(err).reason) }
 	c.out.onWrote = c.wrote
 	c.out.closeConn = c.closeConn
 	c.out.deadlines.Store(true)
 	c.source.c = c
-	c.mux = e.newMux(c, acc, "websocket")
+	c.mux = e.newMux(c, acc, TransportWebSocket)
 	if !e.register(c) {
-		c.close(closeShutdown)
+		c.close(CloseShutdown)
 		c.mux.Close()
 		return
 	}
@@ -93,13 +92,13 @@ func (c *wsConn) Send(f protocol.Frame) {
 }
 
 // Disconnect implements channels.Transport.
-func (c *wsConn) Disconnect() { c.close(closeDisconnect) }
+func (c *wsConn) Disconnect() { c.close(CloseDisconnect) }
 
-func (c *wsConn) shutdown() { c.close(closeShutdown) }
+func (c *wsConn) shutdown() { c.close(CloseShutdown) }
 
 // close ends the connection cleanly: a close frame with the reason's code
 // follows what is queued, then the connection closes.
-func (c *wsConn) close(r closeReason) {
+func (c *wsConn) close(r CloseReason) {
 	c.reason.CompareAndSwap(0, uint32(r))
 	c.out.close(r.info().code)
 	// Bound the wait for the close frame to go out.
@@ -108,7 +107,7 @@ func (c *wsConn) close(r closeReason) {
 
 // abort ends the connection at once, without a close frame (the writer is
 // stuck or broken).
-func (c *wsConn) abort(r closeReason) {
+func (c *wsConn) abort(r CloseReason) {
 	c.reason.CompareAndSwap(0, uint32(r))
 	c.closeConn()
 }
@@ -137,7 +136,8 @@ func (c *wsConn) readLoop(br *bufio.Reader, handOff bool) {
 	c.reading.Store(true)
 	for {
 		_ = c.conn.SetReadDeadline(time.Now().Add(c.e.cfg.IdleTimeout))
-		if !c.readFrame(br) {
+		if err := c.readFrame(br); err != nil {
+			c.readEnded(err)
 			c.teardown()
 			return
 		}
@@ -162,9 +162,9 @@ func (c *wsConn) readReady() {
 	br := readerPool.Get().(*bufio.Reader)
 	c.source.reads, c.source.deadline = 0, false
 	br.Reset(&c.source)
-	ok := true
-	for ok {
-		ok = c.readFrame(br)
+	var err error
+	for err == nil {
+		err = c.readFrame(br)
 		if br.Buffered() == 0 {
 			break
 		}
@@ -175,7 +175,8 @@ func (c *wsConn) readReady() {
 		_ = c.conn.SetReadDeadline(time.Time{})
 	}
 	c.reading.Store(false)
-	if !ok {
+	if err != nil {
+		c.readEnded(err)
 		c.unwatch()
 		c.teardown()
 		return
@@ -204,49 +205,37 @@ func (p *pollSource) Read(b []byte) (int, error) {
 	return p.c.conn.Read(b)
 }
 
-// readFrame reads and handles one frame. It returns false when reading must
-// stop; the close reason is then set.
-func (c *wsConn) readFrame(br *bufio.Reader) bool {
+// readFrame reads and handles one frame. A non-nil error means reading
+// must stop; readEnded says why (every error it returns is, or classifies
+// as, a *closeError).
+func (c *wsConn) readFrame(br *bufio.Reader) error {
 	h, err := readFrameHeader(br, c.scratch[:])
 	if err != nil {
-		c.readFailed(err)
-		return false
+		return readFailure(err)
 	}
 	c.lastRead.Store(time.Now().UnixNano())
 	if h.op.IsControl() {
 		payload := make([]byte, h.length)
 		if _, err := io.ReadFull(br, payload); err != nil {
-			c.readFailed(err)
-			return false
+			return readFailure(err)
 		}
 		ws.Cipher(payload, h.mask, 0)
 		switch h.op {
 		case ws.OpPing:
 			c.out.push(ws.OpPong, payload)
 		case ws.OpClose:
-			code := echoCloseCode(payload)
-			if c.reason.CompareAndSwap(0, uint32(closeClient)) {
-				c.clientCode.Store(uint32(code))
-			}
-			c.out.close(code)
-			return false
+			return &closeError{reason: CloseClient, code: echoCloseCode(payload), err: errClientClose}
 		}
-		return true
+		return nil
 	}
 	switch {
 	case h.op == ws.OpContinuation && c.msg == nil:
-		c.protocolError("continuation frame without a message")
-		return false
+		return &closeError{reason: CloseProtocol, err: errNoMessage}
 	case h.op != ws.OpContinuation && c.msg != nil:
-		c.protocolError("new message before the previous one ended")
-		return false
+		return &closeError{reason: CloseProtocol, err: errUnfinished}
 	}
-	limit := c.e.cfg.MaxMessageBytes
-	if int64(len(c.msg))+h.length > limit {
-		c.with(c.e.warn(&c.e.log, "message too big")).Int64("limit", limit).Msg("message too big")
-		c.e.stats.tooBig.Add(1)
-		c.close(closeTooBig)
-		return false
+	if int64(len(c.msg))+h.length > c.e.cfg.MaxMessageBytes {
+		return &closeError{reason: CloseTooBig, err: errTooBig}
 	}
 	if h.op != ws.OpContinuation {
 		c.msgOp = h.op
@@ -255,41 +244,75 @@ func (c *wsConn) readFrame(br *bufio.Reader) bool {
 	start := len(c.msg)
 	c.msg = append(c.msg, make([]byte, h.length)...)
 	if _, err := io.ReadFull(br, c.msg[start:]); err != nil {
-		c.readFailed(err)
-		return false
+		return readFailure(err)
 	}
 	ws.Cipher(c.msg[start:], h.mask, 0)
 	if !h.fin {
-		return true
+		return nil
 	}
 	m, err := c.ser.Decode(c.msg, c.msgOp == ws.OpBinary)
 	c.msg = nil
 	if err != nil {
-		c.with(c.e.warn(&c.e.log, "malformed message; closing")).Err(err).Msg("malformed message; closing")
-		c.e.stats.malformed.Add(1)
-		c.close(closeMalformed)
-		return false
+		return &closeError{reason: CloseMalformed, err: err}
 	}
 	c.msgsIn.Add(1)
-	c.e.stats.msgsIn[transportWebSocket].Add(1)
+	c.e.stats.webSocket.msgsIn.Add(1)
 	c.mux.Dispatch(m)
-	return true
+	return nil
 }
 
+// readEnded ends the connection for err, what readFrame returned: it logs
+// and counts what the client did wrong, and closes with the reason's code,
+// or answers the client's close.
+func (c *wsConn) readEnded(err error) {
+	ce := reasonOf(err)
+	switch ce.reason {
+	case CloseClient:
+		if c.reason.CompareAndSwap(0, uint32(CloseClient)) {
+			c.clientCode.Store(uint32(ce.code))
+		}
+		c.out.close(ce.code) // a no-op when the server closed first
+		return
+	case ClosePeerReset:
+		c.abort(ClosePeerReset) // no close frame can reach the client
+		return
+	case CloseTooBig:
+		c.with(c.e.warn(&c.e.log, "message too big")).Int64("limit", c.e.cfg.MaxMessageBytes).Msg("message too big")
+		c.e.stats.tooBig.Add(1)
+	case CloseMalformed:
+		c.with(c.e.warn(&c.e.log, "malformed message; closing")).Err(ce.err).Msg("malformed message; closing")
+		c.e.stats.malformed.Add(1)
+	case CloseProtocol:
+		c.with(c.e.warn(&c.e.log, "websocket protocol error; closing")).Str("error", ce.err.Error()).Msg("websocket protocol error; closing")
+		c.e.stats.malformed.Add(1)
+	}
+	c.close(ce.reason) // the first reason stays: an idle timeout after a close counts as that close
+}
+
+// echoCloseCode returns the code to answer a client's close frame with
+// (payload, unmasked): its own code when that may be sent, none when it
+// sent none, and 1002 (protocol error) for a code that may not be sent, a
+// 1-byte payload or a reason that is not UTF-8, as gobwas/wsutil and
+// coder/websocket answer (RFC 6455 7.1.5, 7.4, 8.1).
 func echoCloseCode(payload []byte) uint16 {
-	if len(payload) < 2 {
+	switch {
+	case len(payload) == 0:
 		return 0
+	case len(payload) == 1, !utf8.Valid(payload[2:]):
+		return 1002
 	}
 	code := uint16(payload[0])<<8 | uint16(payload[1])
 	if !sendableCloseCode(code) {
-		return 1002 // RFC 6455 7.4: a code that may not be sent is a protocol error
+		return 1002
 	}
 	return code
 }
 
 // sendableCloseCode reports whether code may travel in a close frame (RFC
-// 6455 7.4): 1005, 1006 and 1015 are reserved for reporting, and codes
-// below 1000, 1004 and unassigned ones up to 2999 are not defined.
+// 6455 7.4 and the IANA registry): 1000-1003, 1007-1014 and 3000-4999.
+// 1005, 1006 and 1015 are reserved for reporting, 1004 is reserved, and
+// codes below 1000, unassigned ones up to 2999 and from 5000 are not
+// defined.
 func sendableCloseCode(code uint16) bool {
 	switch {
 	case code >= 1000 && code <= 1003, code >= 1007 && code <= 1014:
@@ -300,26 +323,6 @@ func sendableCloseCode(code uint16) bool {
 	return false
 }
 
-func (c *wsConn) protocolError(what string) {
-	c.with(c.e.warn(&c.e.log, "websocket protocol error; closing")).Str("error", what).Msg("websocket protocol error; closing")
-	c.e.stats.malformed.Add(1)
-	c.close(closeProtocol)
-}
-
-// readFailed classifies a read error.
-func (c *wsConn) readFailed(err error) {
-	switch {
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		if c.reason.Load() == 0 {
-			c.close(closeIdle)
-		}
-	case errors.Is(err, errUnmasked), errors.Is(err, errReservedBits), errors.Is(err, errBadControl), errors.Is(err, errBadOpcode):
-		c.protocolError(err.Error())
-	default:
-		c.reason.CompareAndSwap(0, uint32(closeClient))
-	}
-}
-
 // with adds the connection's fields to a log event (nil when the level is
 // off). Connections keep no sub-logger: its context buffer would cost
 // every idle connection ~500 bytes.
@@ -327,7 +330,7 @@ func (c *wsConn) with(ev *zerolog.Event) *zerolog.Event {
 	if ev == nil {
 		return nil
 	}
-	return ev.Str("transport", "websocket").Str("remote", c.conn.RemoteAddr().String()).Str("socket_id", c.mux.Conn().ID)
+	return ev.Str("transport", string(TransportWebSocket)).Str("remote", c.conn.RemoteAddr().String()).Str("socket_id", c.mux.Conn().ID)
 }
 
 // idleFor reports whether no frame arrived for longer than d before now.
@@ -340,17 +343,17 @@ func (c *wsConn) idleFor(d time.Duration, now int64) bool {
 func (c *wsConn) teardown() {
 	c.doneOnce.Do(func() {
 		c.mux.Close()
-		if r := c.reason.Load(); r == 0 || r == uint32(closeClient) {
+		if c.reason.Load() == 0 {
 			c.out.close(0)
 		}
 		// The outbox closes the socket after the close frame; bound the wait.
 		time.AfterFunc(time.Second, c.closeConn)
-		r := closeReason(c.reason.Load())
+		r := CloseReason(c.reason.Load())
 		info := r.info()
 		c.e.stats.connections.Add(-1)
 		c.e.stats.closed(r)
 		code := info.code
-		if r == closeClient {
+		if r == CloseClient {
 			code = uint16(c.clientCode.Load())
 		}
 		ev := c.with(c.e.log.WithLevel(info.level)).

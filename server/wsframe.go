@@ -13,6 +13,10 @@ var (
 	errReservedBits = errors.New("reserved bits set")
 	errBadControl   = errors.New("control frame fragmented or longer than 125 bytes")
 	errBadOpcode    = errors.New("unknown opcode")
+
+	errNoMessage  = errors.New("continuation frame without a message")
+	errUnfinished = errors.New("new message before the previous one ended")
+	errTooBig     = errors.New("message too big")
 )
 
 // frameHeader is the part of a WebSocket frame header the reader needs.

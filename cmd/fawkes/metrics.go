@@ -26,7 +26,7 @@ import (
 type metrics struct {
 	reg *prometheus.Registry
 
-	joins       [numJoinStatuses]prometheus.Counter
+	joins       []prometheus.Counter // by server.JoinStatus
 	joinLatency prometheus.Histogram
 	channels    *prometheus.GaugeVec
 	prefixes    sync.Map // topic prefix -> prometheus.Gauge
@@ -48,18 +48,6 @@ type metrics struct {
 const maxPrefixes = 100
 
 const (
-	joinOK = iota
-	joinError
-	joinUnmatched
-	joinTooMany
-	joinCrashed
-	joinOther
-	numJoinStatuses
-)
-
-var joinStatuses = [numJoinStatuses]string{"ok", "error", "unmatched", "too_many", "crashed", "other"}
-
-const (
 	rejectInvalidCloudEvent = iota
 	rejectInvalidSubscription
 	rejectUnknownEvent
@@ -78,8 +66,10 @@ func newMetrics() *metrics {
 		Name: "fawkes_joins_total",
 		Help: "Channel join attempts by outcome: ok, error (refused by the channel), unmatched (no route), too_many (channel limit), crashed.",
 	}, []string{"status"})
-	for i, s := range joinStatuses {
-		m.joins[i] = joins.WithLabelValues(s)
+	statuses := server.JoinStatuses()
+	m.joins = make([]prometheus.Counter, statuses[len(statuses)-1]+1)
+	for _, s := range statuses {
+		m.joins[s] = joins.WithLabelValues(s.String())
 	}
 	m.joinLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "fawkes_join_duration_seconds",
@@ -129,21 +119,11 @@ func (m *metrics) handler() http.Handler {
 func (m *metrics) hooks() channels.Hooks {
 	return channels.Hooks{
 		Joined: func(topic, status string, took time.Duration) {
-			i := joinOther
-			switch status {
-			case "ok":
-				i = joinOK
+			s := server.ParseJoinStatus(status)
+			if s == server.JoinOK {
 				m.channel(topic).Inc()
-			case "error":
-				i = joinError
-			case "unmatched":
-				i = joinUnmatched
-			case "too_many":
-				i = joinTooMany
-			case "crashed":
-				i = joinCrashed
 			}
-			m.joins[i].Inc()
+			m.joins[s].Inc()
 			m.joinLatency.Observe(took.Seconds())
 		},
 		Terminated: func(topic string, _ channels.Reason) { m.channel(topic).Dec() },
@@ -212,7 +192,7 @@ var (
 	descConnections = prometheus.NewDesc("fawkes_connections",
 		"Open connections by transport (LongPoll sessions are transport=\"longpoll\").", []string{"transport"}, nil)
 	descClosed = prometheus.NewDesc("fawkes_connections_closed_total",
-		"Connections ended, by close reason: slow_consumer (outbox overflow), idle_timeout (no heartbeat within --idle-timeout), shutdown (drained with 1012), ...", []string{"reason"}, nil)
+		"Connections ended, by close reason: slow_consumer (outbox overflow), idle_timeout (no heartbeat within --idle-timeout), write_timeout (a write stuck for over 10 s), peer_reset (the client reset the connection), shutdown (drained with 1012), ...", []string{"reason"}, nil)
 	descMessagesIn = prometheus.NewDesc("fawkes_messages_received_total",
 		"Messages received from clients, by transport.", []string{"transport"}, nil)
 	descMessagesOut = prometheus.NewDesc("fawkes_messages_sent_total",
@@ -223,7 +203,7 @@ var (
 		"Bytes queued for WebSocket clients, not yet written.", nil, nil)
 )
 
-var transports = []string{"websocket", "longpoll"}
+var transports = server.Transports()
 
 // Describe implements prometheus.Collector.
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -241,20 +221,19 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	counter := func(d *prometheus.Desc, v int64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
-	gauge(descConnections, st.Connections(), "websocket")
-	gauge(descConnections, st.LongPollSessions(), "longpoll")
-	closed := st.Closed()
+	gauge(descConnections, st.Connections(), string(server.TransportWebSocket))
+	gauge(descConnections, st.LongPollSessions(), string(server.TransportLongPoll))
 	for _, r := range server.CloseReasons() {
-		counter(descClosed, closed[r], r)
+		counter(descClosed, st.ClosedFor(r), r.String())
 	}
 	for _, t := range transports {
 		in, out := st.Messages(t)
-		counter(descMessagesIn, in, t)
-		counter(descMessagesOut, out, t)
+		counter(descMessagesIn, in, string(t))
+		counter(descMessagesOut, out, string(t))
 	}
 	counter(descErrors, st.Refused(), "connect_refused")
-	counter(descErrors, st.Malformed(), "malformed_message")
-	counter(descErrors, st.TooBig(), "message_too_big")
+	counter(descErrors, st.Malformed(), server.CloseMalformed.String())
+	counter(descErrors, st.TooBig(), server.CloseTooBig.String())
 	counter(descErrors, st.StaleDrops(), "stale_join_ref")
 	for i, r := range rejectReasons {
 		counter(descErrors, c.m.rejected[i].Load(), r)

@@ -1,0 +1,8 @@
+//go:build !windows
+
+package server
+
+import "syscall"
+
+// peerResetErrnos: none besides ECONNRESET, EPIPE and ECONNABORTED.
+var peerResetErrnos []syscall.Errno
