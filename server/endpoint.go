@@ -168,14 +168,14 @@ func (e *Endpoint) Shutdown(ctx context.Context) error {
 	}
 }
 
-// newMux returns the Mux of a new connection of either transport. A
-// WebSocket's channels run concurrently, so that a slow one stalls neither
-// the others nor the heartbeats read after it. A LongPoll POST waits until
-// its messages are handled (408 past the window), so there the POST's own
-// goroutine runs them.
+// newMux returns the Mux of a new connection of either transport. The
+// channels of both run concurrently, so that a slow one stalls neither the
+// others nor the heartbeats that follow it: a WebSocket reads on while a
+// channel works, and a LongPoll POST answers once its messages are queued
+// (see lpSession.post).
 func (e *Endpoint) newMux(t channels.Transport, acc accepted, transport Transport) *channels.Mux {
 	return channels.NewMux(channels.MuxConfig{
-		Concurrent:  transport == TransportWebSocket,
+		Concurrent:  true,
 		Router:      e.cfg.Router,
 		PubSub:      e.cfg.PubSub,
 		Serializer:  acc.ser,

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -9,7 +10,6 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/rs/zerolog"
 
@@ -114,7 +114,7 @@ func (e *Endpoint) longPollPost(w http.ResponseWriter, r *http.Request, s *lpSes
 	if !ok {
 		return
 	}
-	s.post(r.Header.Get("Content-Type"), body).write(w)
+	s.post(r.Context(), r.Header.Get("Content-Type"), body).write(w)
 }
 
 // lpNoSessionPost is the answer to a POST that names no live session.
@@ -162,9 +162,18 @@ func (s *lpSession) get(done <-chan struct{}) lpAnswer {
 	}
 }
 
-// post decodes a POST body and dispatches its messages in order, waiting
-// up to the window for them to be handled.
-func (s *lpSession) post(contentType string, body []byte) lpAnswer {
+// post decodes a POST body and hands its messages, in order, to the
+// session's channels, as Phoenix's socket process hands them to channel
+// processes: it answers {"status":200} once every message is queued on its
+// channel's lane (or answered, for heartbeats and messages the Mux refuses
+// itself), not once handled, so a slow channel holds up neither the POST
+// nor the client's next one; replies go to the poll queue. When the
+// session's queues are full (channels.Mux bounds them), the POST waits for
+// room, up to the window or until ctx ends; past that it answers
+// {"status":408} and the message it waited on and the lines after it are
+// dropped, as Phoenix stops a batch at a dispatch that timed out.
+// phoenix.js reconnects on any status but 200.
+func (s *lpSession) post(ctx context.Context, contentType string, body []byte) lpAnswer {
 	e := s.e
 	msgs, err := decodeLongPollBody(s.ser, contentType, body, e.cfg.MaxMessageBytes)
 	if err != nil {
@@ -176,22 +185,16 @@ func (s *lpSession) post(contentType string, body []byte) lpAnswer {
 		s.end(CloseMalformed)
 		return lpAnswer{status: http.StatusBadRequest}
 	}
-	s.countIn(len(msgs))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for _, m := range msgs {
-			s.mux.Dispatch(m)
+	ctx, cancel := context.WithTimeout(ctx, e.cfg.LongPollWindow)
+	defer cancel()
+	for i, m := range msgs {
+		if s.mux.DispatchContext(ctx, m) != nil {
+			s.countIn(i)
+			return lpAnswer{status: http.StatusRequestTimeout}
 		}
-	}()
-	timer := time.NewTimer(e.cfg.LongPollWindow)
-	defer timer.Stop()
-	select {
-	case <-done:
-		return lpAnswer{status: http.StatusOK}
-	case <-timer.C:
-		return lpAnswer{status: http.StatusRequestTimeout}
 	}
+	s.countIn(len(msgs))
+	return lpAnswer{status: http.StatusOK}
 }
 
 // decodeLongPollBody splits a POST body into messages: an ndjson body holds

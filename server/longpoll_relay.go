@@ -64,7 +64,7 @@ func (e *Endpoint) relayed(method byte) func(ctx context.Context, req []byte) []
 			// client that has just left, and so has Phoenix.
 			return appendLPAnswer(nil, s.get(ctx.Done()), false)
 		default:
-			return appendLPAnswer(nil, s.post(q.contentType, q.body), false)
+			return appendLPAnswer(nil, s.post(ctx, q.contentType, q.body), false)
 		}
 	}
 }
@@ -189,8 +189,8 @@ func appendLPRequest(dst []byte, q lpRequest) []byte {
 }
 
 // decodeLPRequest decodes a forwarded request. The body is a copy: its
-// messages' payloads outlive the handler (a dispatch that overran the
-// window is still running), and the Relay may reuse b.
+// messages' payloads outlive the handler (they wait on their channels'
+// lanes), and the Relay may reuse b.
 func decodeLPRequest(b []byte) (lpRequest, error) {
 	if len(b) < 2 || b[0] != lpRelayVersion {
 		return lpRequest{}, errLPRelayFormat

@@ -170,9 +170,11 @@ func TestLongPollPostAccepted(t *testing.T) {
 }
 
 func TestLongPollPostDispatchTimeout(t *testing.T) {
-	// POSTs do not keep a session alive (1.5 windows after the last GET), so
-	// the window must outlast the join and the blocked POST on a loaded
-	// machine.
+	// A POST answers once its messages are queued on their channels; it
+	// waits only for room in the session's bounded queues, and answers 408
+	// when none came within the window. POSTs do not keep a session alive
+	// (1.5 windows after the last GET), so the window must outlast the join
+	// and the blocked POST on a loaded machine.
 	const window = 2 * time.Second
 	release := make(chan struct{})
 	router := lpRouter(nil)
@@ -188,18 +190,56 @@ func TestLongPollPostDispatchTimeout(t *testing.T) {
 
 	c := srv.connect(t)
 	c.join("1", "block:x")
-	r := c.post("application/x-ndjson", lpMsg("1", "2", "block:x", "wait", `{}`))
+	r, sent := lpFillQueues(t, c, "block:x")
 	r.expectStatus(t, http.StatusRequestTimeout) // exactly {"status":408}
 	if r.elapsed < window {
 		t.Fatalf("408 after %v, before the window %v", r.elapsed, window)
 	}
-	// Once the channel is done, its reply is delivered and the session works.
+	// Once the channel is done, what was queued is handled in order (the
+	// lines the 408 dropped never are) and the session works.
 	unblock()
-	c.send(lpMsg("", "3", "phoenix", "heartbeat", `{}`))
-	c.expect(
-		lpReply("1", "2", "block:x", "ok", `{}`),
-		lpReply("", "3", "phoenix", "ok", `{}`),
-	)
+	lpExpectQueuedThenLast(t, c, "block:x", sent)
+	c.send(lpMsg("", "hb", "phoenix", "heartbeat", `{}`))
+	c.expect(lpReply("", "hb", "phoenix", "ok", `{}`))
+}
+
+// lpFillQueues posts batches of 100 lines to topic, whose channel blocks,
+// until a POST is not answered 200 (the session's queues are full), and
+// returns that answer and how many lines the 200s carried.
+func lpFillQueues(t *testing.T, c *lpClient, topic string) (*lpResponse, int) {
+	t.Helper()
+	sent := 0
+	for range 10 {
+		r := c.post("application/x-ndjson", strings.Join(lpLines(100, func(i int) string {
+			return lpMsg("1", strconv.Itoa(sent+i), topic, "wait", `{}`)
+		}), "\n"))
+		if r.status != http.StatusOK {
+			return r, sent
+		}
+		sent += 100
+	}
+	t.Fatal("1,000 lines to a blocked channel never filled the session's queues")
+	return nil, 0
+}
+
+// lpExpectQueuedThenLast sends one more message to topic and expects its
+// channel's replies to refs 1..n in order, n at least sent and less than
+// sent+100 (the lines queued before a 408; the rest were dropped), then
+// the reply to the last message.
+func lpExpectQueuedThenLast(t *testing.T, c *lpClient, topic string, sent int) {
+	t.Helper()
+	c.send(lpMsg("1", "last", topic, "wait", `{}`))
+	for n := 1; ; n++ {
+		m := c.poll(1)[0]
+		if strings.Contains(m, `"last"`) {
+			lpCompare(t, c.ser, m, lpReply("1", "last", topic, "ok", `{}`))
+			if n-1 < sent || n-1 >= sent+100 {
+				t.Fatalf("%d lines handled before the last one; want %d to %d", n-1, sent, sent+99)
+			}
+			return
+		}
+		lpCompare(t, c.ser, m, lpReply("1", strconv.Itoa(n), topic, "ok", `{}`))
+	}
 }
 
 func TestLongPollPostWithoutSession(t *testing.T) {
@@ -399,20 +439,27 @@ func TestLongPollNdjsonBatchInOrder(t *testing.T) {
 		lpMsg("1", "4", "conformance:a", "echo", `{"n":3}`),
 		lpMsg("", "5", "phoenix", "heartbeat", `{}`),
 	)
-	// {"status":200} came once every line was handled, so one GET has all.
-	r := c.get()
-	r.expectStatus(t, http.StatusOK, "token", "messages")
-	if len(r.messages) != 6 {
-		t.Fatalf("%s: want the 6 frames of the batch in one poll", r)
+	// {"status":200} came once every line was queued: the channel's frames
+	// come in order, the heartbeat's reply (answered at once) anywhere among
+	// them.
+	var pending []string
+	for _, m := range c.poll(6) {
+		if strings.Contains(m, `"phoenix"`) {
+			lpCompare(t, c.ser, m, lpReply("", "5", "phoenix", "ok", `{}`))
+		} else {
+			pending = append(pending, m)
+		}
 	}
-	c.pending = r.messages
+	if len(pending) != 5 {
+		t.Fatalf("%q: want 5 frames of conformance:a and the heartbeat's reply", pending)
+	}
+	c.pending = pending
 	c.expect(
 		lpReply("1", "1", "conformance:a", "ok", `{}`),
 		lpReply("1", "2", "conformance:a", "ok", `{"n":1}`),
 		lpPush("1", "conformance:a", "pushed", `{"n":2}`),
 		lpReply("1", "3", "conformance:a", "ok", `{}`),
 		lpReply("1", "4", "conformance:a", "ok", `{"n":3}`),
-		lpReply("", "5", "phoenix", "ok", `{}`),
 	)
 }
 
@@ -473,18 +520,13 @@ func TestLongPollNdjsonLineCap(t *testing.T) {
 	c.send(lpLines(150, func(i int) string {
 		return lpMsg("1", strconv.Itoa(i), "conformance:cap", "echo", `{"i":`+strconv.Itoa(i)+`}`)
 	})...)
-	r := c.get()
-	r.expectStatus(t, http.StatusOK, "token", "messages")
-	if len(r.messages) != 100 {
-		t.Fatalf("got %d replies to a 150-line batch, want exactly 100", len(r.messages))
-	}
-	for i, m := range r.messages {
+	for i, m := range c.poll(100) {
 		lpCompare(t, c.ser, m, lpReply("1", strconv.Itoa(i+1), "conformance:cap", "ok", `{"i":`+strconv.Itoa(i+1)+`}`))
 	}
 	// Lines 101..150 were ignored, not deferred: the next frame is the
-	// heartbeat's reply.
-	c.send(lpMsg("", "hb", "phoenix", "heartbeat", `{}`))
-	c.expect(lpReply("", "hb", "phoenix", "ok", `{}`))
+	// reply to the channel's next message.
+	c.send(lpMsg("1", "next", "conformance:cap", "echo", `{}`))
+	c.expect(lpReply("1", "next", "conformance:cap", "ok", `{}`))
 }
 
 func TestLongPollOtherContentTypesCarryOneMessage(t *testing.T) {
@@ -753,7 +795,7 @@ func TestLongPollAndWebSocketShareChannels(t *testing.T) {
 	lpFrames := lp.poll(6)
 	// Per topic, in order: a WebSocket's channels run concurrently, so the
 	// unmatched reply of nowhere:x may overtake the join of the other topic
-	// (docs/protocol.md §4), while a LongPoll POST runs its lines in turn.
+	// (docs/protocol.md §4); so do a LongPoll session's.
 	byTopic := func(frames []string) []string {
 		var out []string
 		for _, part := range []string{`"` + topic + `"`, `"nowhere:x"`} {
