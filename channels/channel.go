@@ -11,12 +11,12 @@ import (
 // Concurrency: the Mux calls Join, AfterJoin, HandleIn and Terminate of one
 // channel one at a time, in the order the channel's messages arrived, with
 // no lock of the Mux held, so a channel needs no lock for state only these
-// methods touch. Each channel of an endpoint's WebSocket connection runs
-// them on a goroutine of its own while it has messages (there is none for
-// an idle channel), so they may block: on a database, say. A slow channel
-// then delays its own later messages only, never the connection's other
-// channels nor its heartbeats, as a channel process in Phoenix. (Under
-// LongPoll, and with a Mux whose MuxConfig.Concurrent is off, the goroutine
+// methods touch. Each channel of an endpoint's connection, WebSocket or
+// LongPoll, runs them on a goroutine of its own while it has messages
+// (there is none for an idle channel), so they may block: on a database,
+// say. A slow channel then delays its own later messages only, never the
+// connection's other channels nor its heartbeats, as a channel process in
+// Phoenix. (With a Mux whose MuxConfig.Concurrent is off, the goroutine
 // that delivers the message runs them.) A Filter's FilterBroadcast, and
 // whatever goroutines the channel starts itself, run concurrently with
 // these methods: state they share needs a lock or atomics.

@@ -14,9 +14,11 @@
 // It checks the origin, negotiates the serializer from vsn, runs the app's
 // connect hook, keeps one writer per connection behind a byte-bounded
 // outbox, enforces the idle timeout and message size limit, and drains
-// connections with close code 1012 on Shutdown. On a WebSocket, each
-// channel's messages run on a goroutine of the channel while it has work
-// (channels.MuxConfig.Concurrent), so a slow channel stalls neither the
-// connection's other channels nor its heartbeats. It knows nothing of
+// connections with close code 1012 on Shutdown. On a WebSocket and a
+// LongPoll session alike, each channel's messages run on a goroutine of the
+// channel while it has work (channels.MuxConfig.Concurrent), so a slow
+// channel stalls neither the connection's other channels nor its
+// heartbeats; a LongPoll POST is answered once its messages are queued. It
+// knows nothing of
 // CloudEvents: channels are wired in through a channels.Router.
 package server

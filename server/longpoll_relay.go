@@ -28,8 +28,8 @@ const (
 // take before the cluster counts as stalled: the owner answers within the
 // window, plus two relay trips. Phoenix waits pubsub_timeout_ms = 2 s for a
 // session's process. A POST gets the same margin, so that the owner's own
-// 408 for a dispatch that overran the window comes back unchanged instead
-// of losing a race with the caller's deadline.
+// 408 (the session's queues stayed full for the window) comes back
+// unchanged instead of losing a race with the caller's deadline.
 const lpForwardMargin = 2 * time.Second
 
 // handleRelay registers the handlers of forwarded LongPoll requests.
