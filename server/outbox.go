@@ -43,8 +43,7 @@ type outbox struct {
 	writingSince atomic.Int64 // unix nanos when the current blocking write began; 0 when none
 
 	mu        sync.Mutex
-	queue     []outFrame
-	spare     []outFrame // a written batch's slice, for the queue after the next take
+	queue     *frameSlab // nil while nothing is queued (frameslab.go)
 	bytes     int
 	scheduled bool // in the pool's ready list, or being written
 	closing   bool // a close frame is queued: nothing follows it
@@ -74,12 +73,12 @@ func (o *outbox) push(op ws.OpCode, data []byte) bool {
 	}
 	if o.bytes+len(data) > o.limit && op.IsData() {
 		o.closing = true
-		o.queue, o.bytes = nil, 0
+		o.dropQueueLocked()
 		o.mu.Unlock()
 		o.onOverflow()
 		return false
 	}
-	o.queue = append(o.queue, outFrame{op, data})
+	appendFrame(&o.queue, outFrame{op, data})
 	o.bytes += len(data)
 	o.scheduleLocked()
 	o.mu.Unlock()
@@ -95,7 +94,7 @@ func (o *outbox) close(code uint16) {
 		return
 	}
 	o.closing = true
-	o.queue = append(o.queue, outFrame{ws.OpClose, closePayload(code)})
+	appendFrame(&o.queue, outFrame{ws.OpClose, closePayload(code)})
 	o.scheduleLocked()
 }
 
@@ -112,64 +111,57 @@ func (o *outbox) scheduleLocked() {
 }
 
 // take removes the queued frames. When there are none it unschedules the
-// outbox and returns nil. The next pushes reuse the spare slice of an
-// earlier batch (see recycle), so a busy connection does not allocate a
-// queue per flush.
-func (o *outbox) take() []outFrame {
+// outbox and returns nil. The caller gives the slab back with putSlab once
+// written.
+func (o *outbox) take() *frameSlab {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	batch := o.queue
-	if len(batch) == 0 {
+	if batch == nil {
 		o.scheduled = false
 		return nil
 	}
-	o.queue, o.spare, o.bytes = o.spare, nil, 0
+	o.queue, o.bytes = nil, 0
 	return batch
 }
 
-// maxSpare bounds the slice an outbox keeps for reuse: small enough not to
-// weigh on idle connections (at most 8 frames, 256 bytes).
-const maxSpare = 8
-
-// recycle keeps a written batch's slice for the next pushes.
-func (o *outbox) recycle(batch []outFrame) {
-	if cap(batch) > maxSpare {
-		return
+// dropQueueLocked discards the queued frames; o.mu is held.
+func (o *outbox) dropQueueLocked() {
+	if o.queue != nil {
+		putSlab(o.queue)
+		o.queue = nil
 	}
-	clear(batch)
-	o.mu.Lock()
-	if o.spare == nil {
-		o.spare = batch[:0]
-	}
-	o.mu.Unlock()
+	o.bytes = 0
 }
 
 // flushReady runs on a pool writer: it writes the queued frames without
 // blocking, then gives the outbox back to the pool if more came meanwhile.
 func (o *outbox) flushReady(w *writerScratch) {
 	batch := o.take()
-	if len(batch) == 0 {
+	if batch == nil {
 		return
 	}
-	sawClose := w.build(batch)
+	frames := len(batch.frames)
+	sawClose := w.build(batch.frames)
 	n, err := w.writeNow(o.raw)
 	switch {
 	case err != nil:
+		putSlab(batch)
 		o.failed(err)
 		return
 	case n < w.total:
 		// The socket buffer is full: finish on a goroutine of our own.
 		go o.flushBlocking(w.rest(n), sawClose)
-		o.wrote(len(batch), false)
-		o.recycle(batch)
+		putSlab(batch) // rest copied what remains
+		o.wrote(frames, false)
 		return
 	}
-	if o.wrote(len(batch), sawClose) {
+	putSlab(batch)
+	if o.wrote(frames, sawClose) {
 		return
 	}
-	o.recycle(batch)
 	o.mu.Lock()
-	if len(o.queue) == 0 {
+	if o.queue == nil {
 		o.scheduled = false
 	} else {
 		o.pool.schedule(o)
@@ -193,19 +185,21 @@ func (o *outbox) flushBlocking(pending []byte, closeAfter bool) {
 			return
 		}
 		batch := o.take()
-		if len(batch) == 0 {
+		if batch == nil {
 			return
 		}
-		closeAfter = w.build(batch)
-		if err := o.writeBlocking(net.Buffers(w.iovs)); err != nil {
+		frames := len(batch.frames)
+		closeAfter = w.build(batch.frames)
+		putSlab(batch) // the iovecs point at the frames' data, not at the slab
+		err := o.writeBlocking(net.Buffers(w.iovs))
+		if err != nil {
 			o.failed(err)
 			return
 		}
 		pending = nil
-		if o.wrote(len(batch), closeAfter) {
+		if o.wrote(frames, closeAfter) {
 			return
 		}
-		o.recycle(batch)
 	}
 }
 
@@ -233,7 +227,8 @@ func (o *outbox) wrote(frames int, sawClose bool) bool {
 
 func (o *outbox) failed(err error) {
 	o.mu.Lock()
-	o.closing, o.queue, o.bytes = true, nil, 0
+	o.closing = true
+	o.dropQueueLocked()
 	o.mu.Unlock()
 	o.onWriteError(writeFailure(err))
 }

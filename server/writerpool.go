@@ -4,6 +4,8 @@ import (
 	"sync"
 
 	"github.com/gobwas/ws"
+
+	"github.com/fawkes-rt/fawkes/internal/gopool"
 )
 
 // writerPool writes ready outboxes with a few goroutines, which exist only
@@ -21,9 +23,20 @@ type writerPool struct {
 	blocking   bool
 
 	mu      sync.Mutex
-	ready   []*outbox
+	ready   []*outbox // ready[head:] wait, in order; the slice is reused
+	head    int
 	writers int
 }
+
+// writerGoroutines runs the pools' writers on reused goroutines: a writer
+// ends when no outbox is ready, which under a broadcast storm is many times
+// a second, and a new goroutine would grow its stack again each time.
+var writerGoroutines gopool.Pool[*writerPool]
+
+func init() { writerGoroutines.Run = (*writerPool).work } // work reaches schedule: no initializer
+
+// scratches keeps writers' iovec space between their runs.
+var scratches = sync.Pool{New: func() any { return new(writerScratch) }}
 
 func newWriterPool(maxWriters int) *writerPool {
 	return &writerPool{maxWriters: maxWriters, blocking: !nonBlockingWrites}
@@ -40,26 +53,31 @@ func (p *writerPool) schedule(o *outbox) {
 	p.ready = append(p.ready, o)
 	if p.writers < p.maxWriters {
 		p.writers++
-		go p.work()
+		writerGoroutines.Go(p)
 	}
 	p.mu.Unlock()
 }
 
+// work writes ready outboxes until none is left.
 func (p *writerPool) work() {
-	var w writerScratch
+	w := scratches.Get().(*writerScratch)
+	defer func() {
+		w.release()
+		scratches.Put(w)
+	}()
 	for {
 		p.mu.Lock()
-		if len(p.ready) == 0 {
+		if p.head == len(p.ready) {
 			p.writers--
-			p.ready = nil
+			p.ready, p.head = p.ready[:0], 0
 			p.mu.Unlock()
 			return
 		}
-		o := p.ready[0]
-		p.ready[0] = nil
-		p.ready = p.ready[1:]
+		o := p.ready[p.head]
+		p.ready[p.head] = nil
+		p.head++
 		p.mu.Unlock()
-		o.flushReady(&w)
+		o.flushReady(w)
 	}
 }
 
@@ -70,6 +88,12 @@ type iovBatch struct {
 	headers []byte
 	iovs    [][]byte
 	total   int
+}
+
+// release drops the references to the last batch's frames.
+func (w *iovBatch) release() {
+	clear(w.iovs)
+	w.iovs = w.iovs[:0]
 }
 
 // build lays out batch as iovecs (header, payload, header, ...) and reports

@@ -26,3 +26,6 @@ func (s *iovecs) writev(fd int) (int, error) {
 	}
 	return unix.Writev(fd, s.bufs)
 }
+
+// release drops the last batch's buffers.
+func (s *iovecs) release() { s.bufs = nil }

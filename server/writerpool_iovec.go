@@ -39,3 +39,9 @@ func (s *iovecs) writev(fd int) (int, error) {
 	}
 	return int(n), nil
 }
+
+// release drops the iovecs' pointers into the last batch's buffers.
+func (s *iovecs) release() {
+	clear(s.v)
+	s.v = s.v[:0]
+}

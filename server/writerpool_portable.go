@@ -20,3 +20,6 @@ type writerScratch struct {
 // writeNow writes nothing without blocking here, so a batch it is handed
 // is finished by flushBlocking. A pool with blocking set never calls it.
 func (w *writerScratch) writeNow(syscall.RawConn) (int, error) { return 0, nil }
+
+// release drops every reference to the last batch.
+func (w *writerScratch) release() { w.iovBatch.release() }

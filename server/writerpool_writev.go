@@ -56,3 +56,10 @@ func (w *writerScratch) writeNow(raw syscall.RawConn) (int, error) {
 	}
 	return written, nil
 }
+
+// release drops every reference to the last batch, so that a scratch
+// waiting in its pool keeps no payload alive.
+func (w *writerScratch) release() {
+	w.iovBatch.release()
+	w.vecs.release()
+}
