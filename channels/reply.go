@@ -69,6 +69,15 @@ const (
 	StatusError = "error"
 )
 
+// Join outcomes the Mux reports to Hooks.Joined for the joins it refuses
+// itself, besides the reply statuses above. They never reach a client: the
+// client gets an "error" reply.
+const (
+	JoinUnmatched = "unmatched" // no route for the topic
+	JoinTooMany   = "too_many"  // the connection is at MaxChannels
+	JoinCrashed   = "crashed"   // the channel's Join panicked
+)
+
 // Err returns the error met while encoding the reply's response (see
 // JSON), or nil.
 func (r Reply) Err() error { return r.err }

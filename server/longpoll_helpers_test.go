@@ -232,6 +232,12 @@ func (r *lpResponse) expectStatus(t *testing.T, status int, keys ...string) {
 
 // lpClient is one LongPoll session, as phoenix.js HEAD holds it: the token
 // goes in the X-Phoenix-Longpoll-Token header.
+//
+// It is not a second Phoenix client next to servertest (whose LongPoll
+// transport the Phoenix-level tests use): these are tests of the LongPoll
+// transport itself, which assert each HTTP answer (status, exact JSON keys,
+// token rotation, headers, which node of a ring served a request), so they
+// make the requests one by one with net/http.
 type lpClient struct {
 	t     *testing.T
 	srv   *lpServer

@@ -91,9 +91,9 @@ const (
 var joinStatusLabels = [joinStatusEnd]string{
 	JoinOK:        channels.StatusOK,
 	JoinError:     channels.StatusError,
-	JoinUnmatched: "unmatched",
-	JoinTooMany:   "too_many",
-	JoinCrashed:   "crashed",
+	JoinUnmatched: channels.JoinUnmatched,
+	JoinTooMany:   channels.JoinTooMany,
+	JoinCrashed:   channels.JoinCrashed,
 	JoinOther:     "other",
 }
 

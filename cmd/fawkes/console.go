@@ -151,7 +151,7 @@ func (c *console) stats(ctx context.Context) consoleStats {
 		Presence:    c.cfg.Presence,
 		PubSub:      c.cfg.PubSub,
 		Draining:    c.endpoint.Draining(),
-		Connections: map[string]int{"websocket": int(st.Connections()), "longpoll": int(st.LongPollSessions())},
+		Connections: map[string]int{string(server.TransportWebSocket): int(st.Connections()), string(server.TransportLongPoll): int(st.LongPollSessions())},
 		Rooms:       len(c.events.Topics()),
 		Time:        float64(time.Now().UnixMilli()) / 1000,
 	}

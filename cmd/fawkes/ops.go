@@ -152,7 +152,7 @@ func (s *statusWriter) code() int {
 func (o *ops) shutdown(srv *http.Server) error {
 	o.draining.Store(true)
 	start := time.Now()
-	closedBefore := o.endpoint.Stats().Closed()[drainedReason]
+	closedBefore := o.endpoint.Stats().ClosedFor(server.CloseShutdown)
 	o.log.Info().Int("connections", o.endpoint.Connections()).Dur("grace_ms", o.cfg.ShutdownGrace).Msg("shutting down: draining connections")
 	ctx, cancel := context.WithTimeout(context.Background(), o.cfg.ShutdownGrace)
 	defer cancel()
@@ -180,7 +180,7 @@ func (o *ops) shutdown(srv *http.Server) error {
 	}
 	// The summary of the drain: one line, however many clients (each
 	// close is a debug line of its own).
-	o.log.Info().Int64("clients_closed", o.endpoint.Stats().Closed()[drainedReason]-closedBefore).
+	o.log.Info().Int64("clients_closed", o.endpoint.Stats().ClosedFor(server.CloseShutdown)-closedBefore).
 		Dur("took_ms", time.Since(start)).Msg("drained; stopped")
 	return nil
 }
@@ -191,10 +191,6 @@ func (o *ops) metricsMux() *http.ServeMux {
 	mux.Handle("GET /metrics", o.metrics.handler())
 	return mux
 }
-
-// drainedReason is the close reason, in Stats.Closed, of the connections a
-// drain closes.
-const drainedReason = "shutdown"
 
 // startPprof serves net/http/pprof on its own listener at addr, so that
 // profiling is never exposed on the public address by accident. It returns
