@@ -19,7 +19,7 @@ import (
 func TestClusterTwoNodesShareARoomThroughRedis(t *testing.T) {
 	redis := redistest.Start(t)
 	args := []string{"--pubsub", "redis", "--redis-url", redis.URL(), "--heartbeat-interval", "0"}
-	a, b := startFawkes(t, clusterEnv, args...), startFawkes(t, clusterEnv, args...)
+	a, b := startClusterNode(t, args...), startClusterNode(t, args...)
 
 	sender, receiver := dialWS(t, a.url), dialWS(t, b.url)
 	sender.join("events:cluster", "{}")
@@ -56,6 +56,26 @@ func TestClusterTwoNodesShareARoomThroughRedis(t *testing.T) {
 			t.Fatalf("readyz still %d 15 s after redis stopped", code)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// startClusterNode starts a clustered node and waits until it answers
+// /readyz 200 (it reached Redis), as a load balancer would before sending
+// it clients: a node started with --redis-start retry serves at once, and
+// what other nodes publish before it reaches Redis does not reach it.
+func startClusterNode(t *testing.T, args ...string) *proc {
+	t.Helper()
+	n := startFawkes(t, clusterEnv, args...)
+	deadline := time.Now().Add(10 * time.Second) // a hang guard, not a speed bound
+	for {
+		code, body := get(t, n.url+"/readyz")
+		if code == http.StatusOK {
+			return n
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node not ready 10 s after it started listening: %d %s", code, body)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -98,7 +118,7 @@ func TestClusterStartsBeforeRedis(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	b := startFawkes(t, clusterEnv, args...)
+	b := startClusterNode(t, args...)
 	sender, receiver := dialWS(t, a.url), dialWS(t, b.url)
 	sender.join("events:late", "{}")
 	receiver.join("events:late", "{}")

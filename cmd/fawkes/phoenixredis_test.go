@@ -187,8 +187,8 @@ func noMoreFrames(t *testing.T, c *wsClient, d time.Duration) {
 // goes out to the Elixir nodes as Endpoint.broadcast; so does HTTP ingress.
 func TestPhoenixRedisTwoNodesAndAnElixirNode(t *testing.T) {
 	srv := redistest.Start(t)
-	a := startFawkes(t, clusterEnv, phoenixArgs(srv.URL(), "fawkes-a")...)
-	b := startFawkes(t, clusterEnv, phoenixArgs(srv.URL(), "fawkes-b")...)
+	a := startClusterNode(t, phoenixArgs(srv.URL(), "fawkes-a")...)
+	b := startClusterNode(t, phoenixArgs(srv.URL(), "fawkes-b")...)
 	for _, n := range []*proc{a, b} {
 		checkFor(t, 10*time.Second, "/readyz", func() bool { code, _ := get(t, n.url+"/readyz"); return code == 200 })
 	}
@@ -274,8 +274,8 @@ func TestPhoenixRedisInteropLatency(t *testing.T) {
 	}
 	const clientsPerNode = 10
 	srv := redistest.Start(t)
-	a := startFawkes(t, clusterEnv, phoenixArgs(srv.URL(), "fawkes-a")...)
-	b := startFawkes(t, clusterEnv, phoenixArgs(srv.URL(), "fawkes-b")...)
+	a := startClusterNode(t, phoenixArgs(srv.URL(), "fawkes-a")...)
+	b := startClusterNode(t, phoenixArgs(srv.URL(), "fawkes-b")...)
 	for _, n := range []*proc{a, b} {
 		checkFor(t, 10*time.Second, "/readyz", func() bool { code, _ := get(t, n.url+"/readyz"); return code == 200 })
 	}
@@ -366,7 +366,7 @@ func percentiles(d []time.Duration) (p50, p99, worst time.Duration) {
 func TestPhoenixRedisElixirDisconnectClosesFawkesSockets(t *testing.T) {
 	srv := redistest.Start(t)
 	secret := strings.TrimPrefix(clusterEnv[0], secretKeyBaseEnv+"=")
-	n := startFawkes(t, clusterEnv, append(phoenixArgs(srv.URL(), "fawkes-a"), "--auth", "phoenix-token")...)
+	n := startClusterNode(t, append(phoenixArgs(srv.URL(), "fawkes-a"), "--auth", "phoenix-token")...)
 	checkFor(t, 10*time.Second, "/readyz", func() bool { code, _ := get(t, n.url+"/readyz"); return code == 200 })
 	v, err := phxtoken.NewVerifier(secret, "user socket", phxtoken.Config{})
 	if err != nil {
@@ -393,8 +393,8 @@ func TestPhoenixRedisElixirDisconnectClosesFawkesSockets(t *testing.T) {
 // nodes: presence lists do not cross.
 func TestPhoenixRedisPresenceStaysAmongFawkesNodes(t *testing.T) {
 	srv := redistest.Start(t)
-	a := startFawkes(t, clusterEnv, append(phoenixArgs(srv.URL(), "fawkes-a"), "--presence")...)
-	b := startFawkes(t, clusterEnv, append(phoenixArgs(srv.URL(), "fawkes-b"), "--presence")...)
+	a := startClusterNode(t, append(phoenixArgs(srv.URL(), "fawkes-a"), "--presence")...)
+	b := startClusterNode(t, append(phoenixArgs(srv.URL(), "fawkes-b"), "--presence")...)
 	for _, n := range []*proc{a, b} {
 		checkFor(t, 10*time.Second, "/readyz", func() bool { code, _ := get(t, n.url+"/readyz"); return code == 200 })
 	}
