@@ -194,7 +194,7 @@ func (x *Mux) Len() int {
 // MuxConfig.Concurrent). The message's payload must stay unchanged until
 // it has been handled: give each message its own buffer. Dispatch must not
 // be called from a channel's callbacks.
-func (x *Mux) Dispatch(msg protocol.Message) { _ = x.dispatch(nil, msg) }
+func (x *Mux) Dispatch(msg protocol.Message) { _ = x.dispatch(context.Background(), msg) }
 
 // DispatchContext is Dispatch with a bound on the wait for room in the
 // connection's queues: if ctx ends while they are full, msg is dropped
@@ -205,7 +205,8 @@ func (x *Mux) DispatchContext(ctx context.Context, msg protocol.Message) error {
 	return x.dispatch(ctx, msg)
 }
 
-// dispatch is Dispatch; a nil ctx waits for room as long as it takes.
+// dispatch is DispatchContext; a ctx that never ends (Dispatch's) waits
+// for room as long as it takes.
 func (x *Mux) dispatch(ctx context.Context, msg protocol.Message) error {
 	if msg.Topic == TopicPhoenix && msg.Event == EventHeartbeat {
 		x.mu.Lock()
@@ -230,7 +231,7 @@ func (x *Mux) dispatch(ctx context.Context, msg protocol.Message) error {
 		if x.full(len(msg.Payload)) {
 			// Wait for room, then decide again: meanwhile the lane may have
 			// emptied, or the topic changed hands.
-			if ctx == nil {
+			if ctx.Done() == nil {
 				x.wait()
 				continue
 			}

@@ -56,7 +56,7 @@ func (s *rawSocket) send(t *testing.T, op ws.OpCode, payload []byte) {
 // next reads the next frame within 10 s.
 func (s *rawSocket) next() (ws.Frame, error) {
 	_ = s.SetReadDeadline(time.Now().Add(10 * time.Second))
-	return ws.ReadFrame(s.br)
+	return readTestFrame(s.br)
 }
 
 // join joins topic and waits for the reply.
@@ -137,4 +137,24 @@ func checkClosed(t *testing.T, srv *servertest.Server, r server.CloseReason, wan
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// readTestFrame reads one server frame, refusing a declared length over
+// 1 MiB (ws.ReadFrame would allocate whatever the peer declares).
+func readTestFrame(r io.Reader) (ws.Frame, error) {
+	h, err := ws.ReadHeader(r)
+	if err != nil {
+		return ws.Frame{}, err
+	}
+	if h.Length > 1<<20 {
+		return ws.Frame{}, fmt.Errorf("frame of %d bytes declared, over the test's 1 MiB", h.Length)
+	}
+	payload := make([]byte, h.Length)
+	if _, err := io.ReadFull(r, payload); err != nil {
+		return ws.Frame{}, err
+	}
+	if h.Masked {
+		ws.Cipher(payload, h.Mask, 0)
+	}
+	return ws.Frame{Header: h, Payload: payload}, nil
 }

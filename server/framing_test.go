@@ -104,7 +104,7 @@ func TestFrameBeforeUpgradeResponse(t *testing.T) {
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		t.Fatalf("status %d, want 101", resp.StatusCode)
 	}
-	f, err := ws.ReadFrame(br)
+	f, err := readTestFrame(br)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -96,11 +95,6 @@ func (c *wsClient) mustRead() string {
 func (c *wsClient) join(topic, payload string) {
 	c.t.Helper()
 	c.Join(topic, payload)
-}
-
-func jsonString(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
 }
 
 // post sends body to url with headers; it returns status and body.
