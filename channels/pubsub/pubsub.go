@@ -18,11 +18,12 @@ import (
 type Subscriber interface {
 	// Deliver hands b to the subscriber. It runs on the publisher's
 	// goroutine, concurrently with everything else, while the PubSub holds
-	// its subscription lock (a read lock in Local): it must be safe for
-	// concurrent use, must not block (the subscribers after it wait), and
-	// must not publish, subscribe or unsubscribe on the same PubSub (Local
-	// would deadlock as soon as a Subscribe is waiting). To react with a
-	// broadcast, hand the work to another goroutine.
+	// its subscription lock (in Local, the read lock of b's topic): it must
+	// be safe for concurrent use, must not block (the subscribers after it
+	// wait), and must not publish, subscribe or unsubscribe on the same
+	// PubSub (Local would deadlock on the same topic as soon as a Subscribe
+	// to it is waiting). To react with a broadcast, hand the work to another
+	// goroutine.
 	Deliver(b *Broadcast)
 }
 
