@@ -161,8 +161,14 @@ func checkFanout(t *testing.T, r fanoutResult, subs int) {
 	if s.Sent == 0 || s.Expected != s.Sent*uint64(s.Subscribers) || s.Received != s.Expected || s.Lost != 0 || s.Late+s.NoStamp != 0 {
 		t.Errorf("sent %d to %d, expected %d, received %d, lost %d, late %d, unstamped %d: want no loss", s.Sent, s.Subscribers, s.Expected, s.Received, s.Lost, s.Late, s.NoStamp)
 	}
-	if s.PublishErrors != 0 || s.PublishAcks != s.Sent || !s.Sustainable {
-		t.Errorf("publish acks %d of %d, errors %d, sustainable %v", s.PublishAcks, s.Sent, s.PublishErrors, s.Sustainable)
+	if s.PublishErrors != 0 || s.PublishAcks != s.Sent {
+		t.Errorf("publish acks %d of %d, errors %d", s.PublishAcks, s.Sent, s.PublishErrors)
+	}
+	// Whether the step was sustainable also depends on its p99 and on the
+	// rate the publisher kept, which a loaded machine decides: check only
+	// that the verdict agrees with the step's own figures.
+	if s.Sustainable && (s.Lost != 0 || s.PublishErrors != 0 || s.SentRate < 0.9*s.TargetRate) {
+		t.Errorf("sustainable with %d lost, %d publish errors, sent %v/s of %v/s", s.Lost, s.PublishErrors, s.SentRate, s.TargetRate)
 	}
 	if s.DeliveriesPerS <= 0 || s.ClientCPUUSPerDelivery <= 0 {
 		t.Errorf("deliveries/s = %v, client CPU per delivery %v us", s.DeliveriesPerS, s.ClientCPUUSPerDelivery)
@@ -244,10 +250,21 @@ func TestFindMaxSteps(t *testing.T) {
 	if len(r.Steps) != 3 || r.StopReason != "max-steps" {
 		t.Fatalf("%d steps, stop reason %q; want 3, max-steps", len(r.Steps), r.StopReason)
 	}
+	// Each step's rate follows from the ones before: doubling while they are
+	// sustainable, then bisecting (a loaded machine may make any step
+	// unsustainable).
+	good, bad := 0.0, math.Inf(1)
+	want := 20.0
 	for i, s := range r.Steps {
-		if want := 20.0 * float64(int(1)<<i); s.Sustainable && s.TargetRate != want {
-			t.Errorf("step %d rate %v, want %v (doubling while sustainable)", i+1, s.TargetRate, want)
+		if s.TargetRate != want {
+			t.Errorf("step %d rate %v, want %v", i+1, s.TargetRate, want)
 		}
+		if s.Sustainable {
+			good = s.TargetRate
+		} else {
+			bad = s.TargetRate
+		}
+		want = nextRate(good, bad)
 	}
 	if r.Best == nil || r.MaxSustainableRate <= 0 || r.MaxDeliveriesPerS <= 0 {
 		t.Errorf("best %v, max rate %v, max deliveries/s %v", r.Best, r.MaxSustainableRate, r.MaxDeliveriesPerS)
