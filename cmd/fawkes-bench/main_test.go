@@ -110,7 +110,7 @@ func TestConnsJoinsEveryConnectionAndReadsServerRSS(t *testing.T) {
 		t.Run(reader, func(t *testing.T) {
 			var r connsResult
 			sum := bench(t, true, &r, "conns", "--target", target, "--reader", reader, "--conns", "50",
-				"--topic", "conformance:bench", "--hold", "300ms", "--settle", "100ms", "--pid", strconv.Itoa(os.Getpid()),
+				"--topic", "conformance:bench", "--hold", "1s", "--settle", "100ms", "--pid", strconv.Itoa(os.Getpid()),
 				"--heartbeat", "100ms")
 			if r.Joined != 50 || r.Established != 50 || r.DialFailed+r.JoinFailed != 0 || r.ClosedDuringHold != 0 {
 				t.Errorf("joined %d, established %d, failed %d+%d, closed %d; want 50, 50, 0, 0", r.Joined, r.Established, r.DialFailed, r.JoinFailed, r.ClosedDuringHold)
@@ -120,8 +120,10 @@ func TestConnsJoinsEveryConnectionAndReadsServerRSS(t *testing.T) {
 			}
 			checkOrdered(t, "connect+join", r.Latency)
 			cl := sum["client"].(map[string]any)
-			if sent, got := cl["heartbeats_sent"].(float64), cl["heartbeat_replies"].(float64); sent < 50 || got < sent-50 {
-				t.Errorf("heartbeats sent %v, replies %v: want every connection to heartbeat and nearly all replied", sent, got)
+			// Replies still in flight when the hold ends are not counted; on
+			// a loaded machine that can be several per connection.
+			if sent, got := cl["heartbeats_sent"].(float64), cl["heartbeat_replies"].(float64); sent < 50 || got < sent/2 {
+				t.Errorf("heartbeats sent %v, replies %v: want every connection to heartbeat and most replied", sent, got)
 			}
 			if sum["server"] == nil {
 				t.Error("summary has no server figures although --pid was given")

@@ -38,7 +38,9 @@ func startEvents(t *testing.T, history events.History) string {
 var resumeArgs = []string{"resume", "--clients", "40", "--rate", "200", "--missed", "30", "--warmup", "300ms", "--tail", "300ms", "--catch-up-timeout", "10s"}
 
 func TestResumeCatchesUpWithoutLoss(t *testing.T) {
-	addr := startEvents(t, events.NewMemoryHistory(events.HistoryConfig{Size: 200}))
+	// A history far larger than the gap: on a loaded machine the rejoins
+	// can take seconds, at 200 events/s.
+	addr := startEvents(t, events.NewMemoryHistory(events.HistoryConfig{Size: 10000}))
 	var res resumeResult
 	bench(t, true, &res, append(resumeArgs, "--target", addr)...)
 	if !res.Pass || res.Lost != 0 || res.Duplicates != 0 || res.NotCaughtUp != 0 || res.Incomplete != 0 {
