@@ -299,15 +299,17 @@ func TestAccessLogOneLinePerConnectionNoPayloadsAndRateLimitedWarnings(t *testin
 	if first == nil {
 		t.Fatal("no access line for the connection the client closed")
 	}
-	// close_code is there only when a close frame was exchanged; this
-	// client dropped its TCP connection.
+	// close_code is there only when a close frame was exchanged. This
+	// client sends its close frame and drops the connection at once, so the
+	// server's echo of it (a frame counted in messages_out) may or may not
+	// go out before the socket is gone.
 	for _, f := range []string{"transport", "vsn", "remote", "duration_ms", "close_reason", "messages_in", "messages_out", "socket_id"} {
 		if _, ok := first[f]; !ok {
 			t.Errorf("access line without %s: %s", f, first["_raw"])
 		}
 	}
-	if first["messages_in"] != 2.0 || first["messages_out"] != 3.0 {
-		t.Errorf("access line of the first connection: %s", first["_raw"])
+	if out := first["messages_out"]; first["messages_in"] != 2.0 || out != 3.0 && out != 4.0 {
+		t.Errorf("access line of the first connection: %s; want 2 in, 3 out (4 with the close echo)", first["_raw"])
 	}
 	if len(malformed) == 0 || len(malformed) >= storm {
 		t.Errorf("%d 'malformed message' warnings for %d malformed connections: want them rate-limited", len(malformed), storm)
