@@ -29,25 +29,37 @@ const (
 // Pool runs Run(v) for each Go(v) on a reused or new goroutine. Set Run
 // before the first Go; the other fields may stay zero. Go is safe for
 // concurrent use.
+//
+// An idle goroutine waits on a channel of its own, with no timer: a reaper
+// goroutine, which runs only while some goroutine is idle, wakes every
+// IdleTimeout and ends the goroutines that stayed idle through the whole
+// interval. The idle list is a stack (the warmest stack is reused first),
+// so those are the ones below the lowest depth the stack reached since the
+// reaper's last visit. An idle goroutine thus exits between one and two
+// IdleTimeouts after its last task, and a task costs a lock, a channel
+// send and no timer operation.
 type Pool[T any] struct {
 	// Run is the task. It runs on a pool goroutine, concurrently with
 	// other Runs.
 	Run func(T)
-	// IdleTimeout is how long a goroutine waits for another task before
-	// it exits (DefaultIdleTimeout if zero).
+	// IdleTimeout is how long a goroutine waits for another task, at
+	// least, before it exits (DefaultIdleTimeout if zero); it exits within
+	// twice that.
 	IdleTimeout time.Duration
 	// MaxIdle bounds the goroutines waiting for a task (DefaultMaxIdle if
 	// zero); one that finds the bound reached exits.
 	MaxIdle int
 
-	mu   sync.Mutex
-	idle []*worker[T] // LIFO: the most recently used, warmest stack first
+	mu      sync.Mutex
+	idle    []*worker[T] // a stack: the most recently used, warmest stack on top
+	low     int          // the lowest len(idle) since the reaper's last visit
+	reaping bool         // a reaper goroutine runs
 }
 
-// worker is an idle goroutine's mailbox.
+// worker is an idle goroutine's mailbox. The reaper closes it to end the
+// goroutine.
 type worker[T any] struct {
-	task  chan T // buffered 1: Go never blocks on it
-	timer *time.Timer
+	task chan T // buffered 1: Go never blocks on it
 }
 
 // Go runs p.Run(v) on an idle goroutine, or a new one if none is idle.
@@ -57,6 +69,7 @@ func (p *Pool[T]) Go(v T) {
 		w := p.idle[n-1]
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
+		p.low = min(p.low, n-1)
 		p.mu.Unlock()
 		w.task <- v
 		return
@@ -65,22 +78,16 @@ func (p *Pool[T]) Go(v T) {
 	go p.loop(v)
 }
 
-// Idle returns how many goroutines wait for a task.
+// Idle returns the number of goroutines waiting for a task.
 func (p *Pool[T]) Idle() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.idle)
 }
 
-// loop runs v, then the tasks Go hands it, until it has waited IdleTimeout
-// for one or MaxIdle goroutines already wait.
 func (p *Pool[T]) loop(v T) {
 	var zero T
-	var me *worker[T]
-	timeout := p.IdleTimeout
-	if timeout <= 0 {
-		timeout = DefaultIdleTimeout
-	}
+	me := &worker[T]{task: make(chan T, 1)}
 	maxIdle := p.MaxIdle
 	if maxIdle <= 0 {
 		maxIdle = DefaultMaxIdle
@@ -88,42 +95,48 @@ func (p *Pool[T]) loop(v T) {
 	for {
 		p.Run(v)
 		v = zero // drop references while waiting
-		if me == nil {
-			me = &worker[T]{task: make(chan T, 1), timer: time.NewTimer(timeout)}
-		} else {
-			me.timer.Reset(timeout)
-		}
 		p.mu.Lock()
 		if len(p.idle) >= maxIdle {
 			p.mu.Unlock()
-			me.timer.Stop()
 			return
 		}
 		p.idle = append(p.idle, me)
+		if !p.reaping {
+			p.reaping = true
+			p.low = len(p.idle)
+			go p.reap()
+		}
 		p.mu.Unlock()
-		select {
-		case v = <-me.task:
-			me.timer.Stop()
-		case <-me.timer.C:
-			if p.remove(me) {
-				return
-			}
-			v = <-me.task // Go took me off the list as the timer fired
+		var ok bool
+		if v, ok = <-me.task; !ok {
+			return // reaped
 		}
 	}
 }
 
-// remove takes w off the idle list and reports whether it was there.
-func (p *Pool[T]) remove(w *worker[T]) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for i, iw := range p.idle {
-		if iw == w {
-			copy(p.idle[i:], p.idle[i+1:])
-			p.idle[len(p.idle)-1] = nil
-			p.idle = p.idle[:len(p.idle)-1]
-			return true
-		}
+// reap ends, every IdleTimeout, the goroutines that stayed idle since its
+// previous visit; it exits once none is idle.
+func (p *Pool[T]) reap() {
+	timeout := p.IdleTimeout
+	if timeout <= 0 {
+		timeout = DefaultIdleTimeout
 	}
-	return false
+	for {
+		time.Sleep(timeout)
+		p.mu.Lock()
+		n := p.low // idle[:n] were never taken during the interval
+		for i, w := range p.idle[:n] {
+			close(w.task)
+			p.idle[i] = nil
+		}
+		p.idle = append(p.idle[:0], p.idle[n:]...)
+		clear(p.idle[len(p.idle):cap(p.idle)])
+		p.low = len(p.idle)
+		if len(p.idle) == 0 {
+			p.reaping = false
+			p.mu.Unlock()
+			return
+		}
+		p.mu.Unlock()
+	}
 }
