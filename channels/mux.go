@@ -194,7 +194,25 @@ func (x *Mux) Len() int {
 // MuxConfig.Concurrent). The message's payload must stay unchanged until
 // it has been handled: give each message its own buffer. Dispatch must not
 // be called from a channel's callbacks.
-func (x *Mux) Dispatch(msg protocol.Message) { _ = x.dispatch(context.Background(), msg) }
+func (x *Mux) Dispatch(msg protocol.Message) {
+	t, _ := x.dispatch(context.Background(), msg)
+	t.Go()
+}
+
+// DispatchTurn is Dispatch for a transport that can lend the goroutine
+// that read msg: where a concurrent Mux would start msg's channel on a pool
+// goroutine, it returns that channel's Turn for the caller to Run once it
+// no longer needs the goroutine for reading. A transport that reads on
+// demand (a WebSocket watched by the endpoint's poller) hands the socket
+// back to its poller first, so that the next messages are read, and other
+// channels' turns started, while this one runs: a slow channel still holds
+// up no other. It saves a goroutine hand-off per request. Otherwise (a
+// heartbeat, a message queued behind a running turn, a refusal, a Mux that
+// is not concurrent) msg has been handled or queued, and the Turn is zero.
+func (x *Mux) DispatchTurn(msg protocol.Message) Turn {
+	t, _ := x.dispatch(context.Background(), msg)
+	return t
+}
 
 // DispatchContext is Dispatch with a bound on the wait for room in the
 // connection's queues: if ctx ends while they are full, msg is dropped
@@ -202,12 +220,15 @@ func (x *Mux) Dispatch(msg protocol.Message) { _ = x.dispatch(context.Background
 // has begun, ctx no longer matters. A LongPoll POST uses it to answer
 // within its window however slow the session's channels are.
 func (x *Mux) DispatchContext(ctx context.Context, msg protocol.Message) error {
-	return x.dispatch(ctx, msg)
+	t, err := x.dispatch(ctx, msg)
+	t.Go()
+	return err
 }
 
-// dispatch is DispatchContext; a ctx that never ends (Dispatch's) waits
-// for room as long as it takes.
-func (x *Mux) dispatch(ctx context.Context, msg protocol.Message) error {
+// dispatch is DispatchContext, and returns the turn a concurrent Mux must
+// start (or nothing); a ctx that never ends (Dispatch's) waits for room as
+// long as it takes.
+func (x *Mux) dispatch(ctx context.Context, msg protocol.Message) (Turn, error) {
 	if msg.Topic == TopicPhoenix && msg.Event == EventHeartbeat {
 		x.mu.Lock()
 		closed := x.closed
@@ -215,14 +236,14 @@ func (x *Mux) dispatch(ctx context.Context, msg protocol.Message) error {
 		if !closed {
 			x.reply(protocol.Ref{}, msg.Ref, msg.Topic, OK(nil))
 		}
-		return nil
+		return Turn{}, nil
 	}
 	x.mu.Lock()
 	var s *Socket
 	for {
 		if x.closed {
 			x.mu.Unlock()
-			return nil
+			return Turn{}, nil
 		}
 		s = x.lookup(msg.Topic)
 		if s == nil || !s.running {
@@ -237,7 +258,7 @@ func (x *Mux) dispatch(ctx context.Context, msg protocol.Message) error {
 			}
 			if err := ctx.Err(); err != nil {
 				x.mu.Unlock()
-				return err
+				return Turn{}, err
 			}
 			// ctx's end wakes this wait like a shrinking queue does. The
 			// wake-up takes x.mu, so it cannot slip in before Wait.
@@ -253,7 +274,7 @@ func (x *Mux) dispatch(ctx context.Context, msg protocol.Message) error {
 		x.queued++
 		x.queuedBytes += int32(len(msg.Payload))
 		x.mu.Unlock()
-		return nil
+		return Turn{}, nil
 	}
 	if s == nil {
 		// No channel and nothing queued on the topic: the Mux answers
@@ -272,7 +293,7 @@ func (x *Mux) dispatch(ctx context.Context, msg protocol.Message) error {
 		if rt == nil {
 			x.mu.Unlock()
 			x.refuse(msg, status)
-			return nil
+			return Turn{}, nil
 		}
 		s = &Socket{mux: x, topic: msg.Topic, route: rt}
 		x.channels = append(x.channels, s)
@@ -280,11 +301,10 @@ func (x *Mux) dispatch(ctx context.Context, msg protocol.Message) error {
 	s.running = true
 	x.mu.Unlock()
 	if x.concurrent {
-		lanes.Go(laneWork{x, s, msg}) // lanes.go
-	} else {
-		x.run(s, msg)
+		return Turn{x, s, msg}, nil // lanes.go
 	}
-	return nil
+	x.run(s, msg)
+	return Turn{}, nil
 }
 
 // refuse answers a message for a topic without a channel: a join the Mux

@@ -38,6 +38,7 @@ type wsConn struct {
 	scratch [14]byte
 	msg     []byte // the message being assembled from fragments
 	msgOp   ws.OpCode
+	turn    channels.Turn // the turn readReady runs once it stops reading
 
 	lastRead atomic.Int64  // unix nanos of the last inbound frame
 	reason   atomic.Uint32 // first CloseReason
@@ -136,7 +137,7 @@ func (c *wsConn) readLoop(br *bufio.Reader, handOff bool) {
 	c.reading.Store(true)
 	for {
 		_ = c.conn.SetReadDeadline(time.Now().Add(c.e.cfg.IdleTimeout))
-		if err := c.readFrame(br); err != nil {
+		if err := c.readFrame(br, false); err != nil {
 			c.readEnded(err)
 			c.teardown()
 			return
@@ -155,6 +156,12 @@ func (c *wsConn) readLoop(br *bufio.Reader, handOff bool) {
 // readReady runs when the poller sees bytes on the socket: it reads every
 // frame available, then returns the buffer and re-arms the poller. A frame
 // that arrives in pieces is waited for (bounded by the idle timeout).
+//
+// The last message read, if it starts its channel's turn, is handled on
+// this goroutine after the re-arm (channels.Mux.DispatchTurn): a request
+// then costs one goroutine hand-off (poller to reader), not two, and the
+// next frames are read by another reader meanwhile, so a slow channel holds
+// up nothing else.
 func (c *wsConn) readReady() {
 	if !c.reading.CompareAndSwap(false, true) {
 		return
@@ -164,7 +171,7 @@ func (c *wsConn) readReady() {
 	br.Reset(&c.source)
 	var err error
 	for err == nil {
-		err = c.readFrame(br)
+		err = c.readFrame(br, true)
 		if br.Buffered() == 0 {
 			break
 		}
@@ -174,16 +181,18 @@ func (c *wsConn) readReady() {
 	if c.source.deadline {
 		_ = c.conn.SetReadDeadline(time.Time{})
 	}
+	turn := c.turn
+	c.turn = channels.Turn{}
 	c.reading.Store(false)
-	if err != nil {
+	switch {
+	case err != nil:
 		c.readEnded(err)
 		c.unwatch()
 		c.teardown()
-		return
-	}
-	if !c.e.poller.rearm(c) {
+	case !c.e.poller.rearm(c):
 		c.teardown()
 	}
+	turn.Run() // after a teardown, the channel sees the Mux closed once its message is handled
 }
 
 // pollSource is what readReady reads the socket through. The first read
@@ -207,8 +216,9 @@ func (p *pollSource) Read(b []byte) (int, error) {
 
 // readFrame reads and handles one frame. A non-nil error means reading
 // must stop; readEnded says why (every error it returns is, or classifies
-// as, a *closeError).
-func (c *wsConn) readFrame(br *bufio.Reader) error {
+// as, a *closeError). With lend, a message that is the last one br holds
+// and starts its channel's turn leaves that turn in c.turn for readReady.
+func (c *wsConn) readFrame(br *bufio.Reader, lend bool) error {
 	h, err := readFrameHeader(br, c.scratch[:])
 	if err != nil {
 		return readFailure(err)
@@ -257,7 +267,11 @@ func (c *wsConn) readFrame(br *bufio.Reader) error {
 	}
 	c.msgsIn.Add(1)
 	c.e.stats.webSocket.msgsIn.Add(1)
-	c.mux.Dispatch(m)
+	if lend && br.Buffered() == 0 {
+		c.turn = c.mux.DispatchTurn(m)
+	} else {
+		c.mux.Dispatch(m)
+	}
 	return nil
 }
 
