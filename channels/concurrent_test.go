@@ -184,3 +184,70 @@ func TestConcurrentLeaveThenMessages(t *testing.T) {
 	x.Dispatch(msg("5", "5", "room:a", channels.EventJoin, "{}"))
 	waitFor(t, "the rejoin", func() bool { return x.Len() == 1 })
 }
+
+// DispatchTurn hands the caller the turn Dispatch would have started on a
+// pool goroutine; the messages queued while it runs are handled by it, in
+// order, and a message for a busy channel, a heartbeat or a refusal leaves
+// no turn to run.
+func TestDispatchTurnLendsTheCaller(t *testing.T) {
+	x, rec, log, release := concurrentMux(t)
+	join := x.DispatchTurn(msg("1", "1", "room:a", channels.EventJoin, "{}"))
+	if !join.Pending() {
+		t.Fatal("a join of an idle topic: no turn to run")
+	}
+	if x.Len() != 0 || log.len() != 0 {
+		t.Fatal("the join ran before its turn was run")
+	}
+	join.Run()
+	if got := log.take(); fmt.Sprint(got) != "[join room:a]" {
+		t.Fatalf("after the join's turn: %q", got)
+	}
+
+	// A turn that blocks runs on a goroutine the test owns; what comes for
+	// the same channel meanwhile is queued behind it, for that turn.
+	block := x.DispatchTurn(msg("1", "2", "room:a", "block", "{}"))
+	done := make(chan struct{})
+	go func() { block.Run(); close(done) }()
+	for i, next := range []channels.Turn{
+		x.DispatchTurn(msg("1", "3", "room:a", "queued", "{}")),
+		x.DispatchTurn(msg("", "4", "phoenix", channels.EventHeartbeat, "{}")),
+		x.DispatchTurn(msg("1", "5", "nowhere:a", channels.EventJoin, "{}")), // unmatched
+	} {
+		if next.Pending() {
+			t.Errorf("message %d: a turn to run; it was handled or queued", i)
+		}
+	}
+	waitFor(t, "the heartbeat reply while the channel blocks", func() bool { return rec.has(`"phoenix"`) })
+	close(release)
+	<-done // block.Run returns once the queued message is handled too
+	if got := log.take(); fmt.Sprint(got) != "[in room:a block in room:a queued]" {
+		t.Errorf("the blocked turn handled %q", got)
+	}
+	rec.expectTopic(t, "room:a",
+		`["1","1","room:a","phx_reply",{"response":{},"status":"ok"}]`,
+		`["1","2","room:a","phx_reply",{"response":{},"status":"ok"}]`,
+		`["1","3","room:a","phx_reply",{"response":{},"status":"ok"}]`,
+	)
+
+	// The zero Turn is nothing to run.
+	var zero channels.Turn
+	zero.Run()
+	zero.Go()
+}
+
+// With Concurrent off, DispatchTurn handles the message itself, as
+// Dispatch does.
+func TestDispatchTurnSequentialMux(t *testing.T) {
+	router := channels.NewRouter()
+	log := &eventLog{}
+	release := make(chan struct{})
+	close(release)
+	router.Handle("room:*", func(string) channels.Channel { return &blocking{log: log, release: release} })
+	x, _, _ := newSpyMux(t, channels.MuxConfig{Router: router})
+	if turn := x.DispatchTurn(msg("1", "1", "room:a", channels.EventJoin, "{}")); turn.Pending() {
+		t.Fatal("a sequential Mux left a turn to run")
+	}
+	if got := log.take(); fmt.Sprint(got) != "[join room:a]" {
+		t.Fatalf("the join was not handled by DispatchTurn: %q", got)
+	}
+}
