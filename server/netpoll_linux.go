@@ -78,9 +78,16 @@ func (p *poller) watch(c *wsConn) bool {
 			return false
 		}
 		// A non-blocking descriptor makes os.NewFile register it with the
-		// runtime's netpoller.
-		p.epfd, p.file = epfd, os.NewFile(uintptr(epfd), "epoll")
-		go p.run(p.file)
+		// runtime's netpoller; a file the netpoller does not take has no
+		// deadlines.
+		f := os.NewFile(uintptr(epfd), "epoll")
+		if err := f.SetReadDeadline(time.Time{}); err != nil {
+			_ = f.Close()
+			p.e.log.Warn().Err(err).Msg("epoll cannot be polled by the runtime; using a reader goroutine per connection")
+			return false
+		}
+		p.epfd, p.file = epfd, f
+		go p.run(f)
 	}
 	ev := unix.EpollEvent{Events: pollEvents, Fd: int32(fd)}
 	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
