@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -21,7 +22,21 @@ import (
 // CPU under request/response load).
 var readers gopool.Pool[*wsConn]
 
-func init() { readers.Run = (*wsConn).readReady } // readReady reaches the poller: no initializer
+func init() { readers.Run = readThenPoll } // readReady reaches the poller: no initializer
+
+// readThenPoll reads c, then asks epoll, without waiting, whether more
+// connections are readable, and reads one of them on this goroutine (the
+// others go to readers of their own), until none is. Under load the
+// goroutines that finish a read find the next connections themselves,
+// instead of each waiting for the poll loop, which the runtime wakes only
+// when a processor runs out of work (or every 10 ms): that wait was the
+// request/response tail.
+func readThenPoll(c *wsConn) {
+	for c != nil {
+		c.readReady()
+		c = c.e.poller.next()
+	}
+}
 
 // poller watches idle WebSocket connections with one epoll instance, so
 // that an idle connection costs no goroutine and no read buffer: a
@@ -44,10 +59,13 @@ func init() { readers.Run = (*wsConn).readReady } // readReady reaches the polle
 type poller struct {
 	e *Endpoint
 
-	mu    sync.Mutex
-	epfd  int      // -1 while no loop runs
-	file  *os.File // epfd, registered with the runtime's netpoller
-	conns map[int]*wsConn
+	mu   sync.Mutex
+	epfd int // -1 while no loop runs
+	// pollFD is epfd, for next, which reads it without the lock: the
+	// worst a stale number can do is make one epoll_wait fail.
+	pollFD atomic.Int32
+	file   *os.File // epfd, registered with the runtime's netpoller
+	conns  map[int]*wsConn
 }
 
 func newPoller(e *Endpoint) *poller { return &poller{e: e, epfd: -1, conns: make(map[int]*wsConn)} }
@@ -87,6 +105,7 @@ func (p *poller) watch(c *wsConn) bool {
 			return false
 		}
 		p.epfd, p.file = epfd, f
+		p.pollFD.Store(int32(epfd))
 		go p.run(f)
 	}
 	ev := unix.EpollEvent{Events: pollEvents, Fd: int32(fd)}
@@ -124,6 +143,34 @@ func (p *poller) unwatch(c *wsConn) bool {
 	c.fd = -1
 	c.out.deadlines.Store(true)
 	return true
+}
+
+// next collects the connections that are readable now, without waiting:
+// it starts a reader for each but the first, which it returns (nil: none).
+func (p *poller) next() *wsConn {
+	epfd := int(p.pollFD.Load())
+	if epfd < 0 {
+		return nil
+	}
+	var events [16]unix.EpollEvent
+	n, _ := unix.EpollWait(epfd, events[:], 0)
+	if n <= 0 {
+		return nil
+	}
+	var first *wsConn
+	p.mu.Lock()
+	for _, ev := range events[:n] {
+		c := p.conns[int(ev.Fd)]
+		switch {
+		case c == nil:
+		case first == nil:
+			first = c
+		default:
+			readers.Go(c)
+		}
+	}
+	p.mu.Unlock()
+	return first
 }
 
 // pollWait bounds one wait for events, so the loop notices it has nothing
@@ -177,6 +224,7 @@ func (p *poller) run(f *os.File) {
 		}
 		p.mu.Lock()
 		if len(p.conns) == 0 {
+			p.pollFD.Store(-1)
 			_ = f.Close()
 			p.epfd, p.file = -1, nil
 			p.mu.Unlock()
