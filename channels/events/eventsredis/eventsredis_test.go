@@ -244,52 +244,81 @@ func firstDiff(a, b []string) int {
 
 func TestBoundsAndExpiry(t *testing.T) {
 	srv := redistest.Start(t)
-	n := startNode(t, srv.Addr, eventsredis.Config{Size: 3, TTL: 400 * time.Millisecond})
-	for i := 1; i <= 5; i++ {
-		if err := n.svc.Broadcast("r", numbered(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
 	ctx := context.Background()
-	read := func(after string, limit int) string {
-		p, err := n.svc.ReadHistory(ctx, "r", after, limit)
-		if err != nil {
-			t.Fatal(err)
+	t.Run("bounds", func(t *testing.T) {
+		// A TTL no loaded machine outlasts between the writes and the reads.
+		n := startNode(t, srv.Addr, eventsredis.Config{Size: 3, TTL: time.Minute})
+		for i := 1; i <= 5; i++ {
+			if err := n.svc.Broadcast("r", numbered(i)); err != nil {
+				t.Fatal(err)
+			}
 		}
-		var ids []string
-		for _, r := range p.Events {
-			ids = append(ids, r.ID)
+		for _, tt := range []struct {
+			after string
+			limit int
+			want  string
+		}{
+			{"", 0, "true [e3 e4 e5] more=false"}, // MAXLEN ~ keeps more; reads count exactly
+			{"e2", 0, "false [] more=false"},
+			{"e3", 0, "true [e4 e5] more=false"},
+			{"e3", 1, "true [e4] more=true"},
+			{"", 2, "true [e3 e4] more=true"},
+			{"e5", 0, "true [] more=false"},
+		} {
+			if got := readIDs(t, n, "r", tt.after, tt.limit); got != tt.want {
+				t.Errorf("after %q limit %d: %s, want %s", tt.after, tt.limit, got, tt.want)
+			}
 		}
-		return fmt.Sprintf("%v %v more=%v", p.Found, ids, p.More)
-	}
-	for _, tt := range []struct {
-		after string
-		limit int
-		want  string
-	}{
-		{"", 0, "true [e3 e4 e5] more=false"}, // MAXLEN ~ keeps more; reads count exactly
-		{"e2", 0, "false [] more=false"},
-		{"e3", 0, "true [e4 e5] more=false"},
-		{"e3", 1, "true [e4] more=true"},
-		{"", 2, "true [e3 e4] more=true"},
-		{"e5", 0, "true [] more=false"},
-	} {
-		if got := read(tt.after, tt.limit); got != tt.want {
-			t.Errorf("after %q limit %d: %s, want %s", tt.after, tt.limit, got, tt.want)
+	})
+	t.Run("expiry", func(t *testing.T) {
+		const ttl = 400 * time.Millisecond
+		n := startNode(t, srv.Addr, eventsredis.Config{Size: 3, TTL: ttl})
+		for i := 1; i <= 5; i++ {
+			if err := n.svc.Broadcast("x", numbered(i)); err != nil {
+				t.Fatal(err)
+			}
 		}
+		client := goredis.NewClient(&goredis.Options{Addr: srv.Addr})
+		defer client.Close()
+		// The writes are asynchronous: look once the stream exists. -2
+		// would be no stream, -1 a stream without expiry.
+		waitUntil(t, "the stream in Redis", func() bool { return client.Exists(ctx, "test:hs:x").Val() == 1 })
+		if pttl := client.PTTL(ctx, "test:hs:x").Val(); pttl == -1 || pttl > ttl {
+			t.Errorf("stream expiry %v, want at most the TTL", pttl)
+		}
+		// Each write renews the TTL; then both keys go.
+		waitUntil(t, "the keys to expire", func() bool { return client.Exists(ctx, "test:hs:x", "test:hm:x").Val() == 0 })
+		if got := readIDs(t, n, "x", "e3", 0); got != "false [] more=false" {
+			t.Errorf("after the TTL: %s", got)
+		}
+	})
+}
+
+// waitUntil polls cond until it holds; the 10 s bound is a hang guard.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	client := goredis.NewClient(&goredis.Options{Addr: srv.Addr})
-	defer client.Close()
-	if pttl := client.PTTL(ctx, "test:hs:r").Val(); pttl <= 0 || pttl > 400*time.Millisecond {
-		t.Errorf("stream expiry %v, want at most the TTL", pttl)
+}
+
+// readIDs reads topic's history after after (limit: 0 for all) and
+// describes the page as "found [ids] more=m".
+func readIDs(t *testing.T, n *node, topic, after string, limit int) string {
+	t.Helper()
+	p, err := n.svc.ReadHistory(context.Background(), topic, after, limit)
+	if err != nil {
+		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond)
-	if got := read("e3", 0); got != "false [] more=false" {
-		t.Errorf("after the TTL: %s", got)
+	var ids []string
+	for _, r := range p.Events {
+		ids = append(ids, r.ID)
 	}
-	if exists := client.Exists(ctx, "test:hs:r", "test:hm:r").Val(); exists != 0 {
-		t.Errorf("%d keys left after the TTL, want 0", exists)
-	}
+	return fmt.Sprintf("%v %v more=%v", p.Found, ids, p.More)
 }
 
 func TestDuplicateIDsAndRetriedWrites(t *testing.T) {
