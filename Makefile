@@ -24,7 +24,7 @@ help:
 	@echo "make lint               gofmt, go vet, staticcheck"
 	@echo "make cross              go build and go vet (tests too) for every GOOS/GOARCH we ship"
 	@echo "make fuzz [FUZZTIME=30s] every fuzz target, FUZZTIME each"
-	@echo "make fuzz-long [FUZZEXECS=10000000] every fuzz target, FUZZEXECS executions each (hours)"
+	@echo "make fuzz-long [FUZZEXECS=10000000] every fuzz target, FUZZEXECS executions each (hours;\n                        FUZZIDLE=1 runs them in the idle CPU class, beside other work)"
 
 # run listens on loopback: there the HTTP ingress is open without a token
 # (on a public address it is not: see "Security defaults" in README.md).
