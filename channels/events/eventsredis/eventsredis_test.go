@@ -282,28 +282,16 @@ func TestBoundsAndExpiry(t *testing.T) {
 		defer client.Close()
 		// The writes are asynchronous: look once the stream exists. -2
 		// would be no stream, -1 a stream without expiry.
-		waitUntil(t, "the stream in Redis", func() bool { return client.Exists(ctx, "test:hs:x").Val() == 1 })
+		waitFor(t, "the stream in Redis", func() bool { return client.Exists(ctx, "test:hs:x").Val() == 1 })
 		if pttl := client.PTTL(ctx, "test:hs:x").Val(); pttl == -1 || pttl > ttl {
 			t.Errorf("stream expiry %v, want at most the TTL", pttl)
 		}
 		// Each write renews the TTL; then both keys go.
-		waitUntil(t, "the keys to expire", func() bool { return client.Exists(ctx, "test:hs:x", "test:hm:x").Val() == 0 })
+		waitFor(t, "the keys to expire", func() bool { return client.Exists(ctx, "test:hs:x", "test:hm:x").Val() == 0 })
 		if got := readIDs(t, n, "x", "e3", 0); got != "false [] more=false" {
 			t.Errorf("after the TTL: %s", got)
 		}
 	})
-}
-
-// waitUntil polls cond until it holds; the 10 s bound is a hang guard.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // readIDs reads topic's history after after (limit: 0 for all) and
