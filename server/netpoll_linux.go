@@ -157,19 +157,25 @@ func (p *poller) next() *wsConn {
 	if n <= 0 {
 		return nil
 	}
-	var first *wsConn
+	return p.startReaders(events[:n], true)
+}
+
+// startReaders starts a reader for the connection of each event; with
+// keepFirst, the first connection is returned for the caller to read
+// instead (nil: none).
+func (p *poller) startReaders(events []unix.EpollEvent, keepFirst bool) (first *wsConn) {
 	p.mu.Lock()
-	for _, ev := range events[:n] {
+	defer p.mu.Unlock()
+	for _, ev := range events {
 		c := p.conns[int(ev.Fd)]
 		switch {
 		case c == nil:
-		case first == nil:
+		case keepFirst && first == nil:
 			first = c
 		default:
 			readers.Go(c)
 		}
 	}
-	p.mu.Unlock()
 	return first
 }
 
@@ -181,7 +187,6 @@ func (p *poller) run(f *os.File) {
 	events := make([]unix.EpollEvent, 256)
 	sweepEvery := min(p.e.cfg.IdleTimeout/4, time.Second)
 	nextSweep := time.Now().Add(sweepEvery)
-	var ready []*wsConn
 	raw, err := f.SyscallConn()
 	if err != nil { // an *os.File always has one
 		panic(err)
@@ -207,17 +212,7 @@ func (p *poller) run(f *os.File) {
 		if waitErr != nil && waitErr != unix.EINTR && waitErr != unix.EAGAIN {
 			p.e.log.Error().Err(waitErr).Msg("epoll_wait failed")
 		}
-		ready = ready[:0]
-		p.mu.Lock()
-		for _, ev := range events[:max(n, 0)] {
-			if c := p.conns[int(ev.Fd)]; c != nil {
-				ready = append(ready, c)
-			}
-		}
-		p.mu.Unlock()
-		for _, c := range ready {
-			readers.Go(c)
-		}
+		p.startReaders(events[:max(n, 0)], false)
 		if now := time.Now(); now.After(nextSweep) {
 			p.sweep(now)
 			nextSweep = now.Add(sweepEvery)
