@@ -6,6 +6,13 @@
 //	endpoint := server.New(server.Config{Router: router, Connect: connect})
 //	mux.Handle("/socket/", endpoint)
 //
+// For the most connections per second, serve it through the endpoint's
+// UpgradeListener, which answers the WebSocket upgrades without net/http's
+// request parsing and hijack and passes every other connection on:
+//
+//	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+//	srv.Serve(endpoint.UpgradeListener(ln, "/socket/websocket", 10*time.Second))
+//
 // Next to it: package tokenauth is the connect hook for Phoenix.Token,
 // phxtoken verifies the tokens themselves, and servertest is a Phoenix
 // client for testing an endpoint. The wire rules are in the repository's

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -40,6 +41,33 @@ func startServer(t testing.TB, cfg server.Config) *servertest.Server {
 		cfg.Router = testRouter()
 	}
 	return servertest.NewServer(t, cfg)
+}
+
+// startFunc starts a server for a test, as startServer does.
+type startFunc func(t testing.TB, cfg server.Config) *servertest.Server
+
+// startServerHTTP is startServer without the UpgradeListener: net/http
+// answers the upgrades, as for an Endpoint mounted on any http.Server.
+func startServerHTTP(t testing.TB, cfg server.Config) *servertest.Server {
+	t.Helper()
+	if cfg.Router == nil {
+		cfg.Router = testRouter()
+	}
+	e := server.New(cfg)
+	mux := http.NewServeMux()
+	mux.Handle("/socket/", e)
+	srv := servertest.Serve(t, e, mux)
+	srv.URL += "/socket"
+	return srv
+}
+
+// forEachUpgradePath runs f once with the upgrades answered by the
+// endpoint's UpgradeListener (startServer, as the fawkes binary answers
+// them) and once by net/http (startServerHTTP): both must give the same
+// answers.
+func forEachUpgradePath(t *testing.T, f func(t *testing.T, start startFunc)) {
+	t.Run("listener", func(t *testing.T) { f(t, startServer) })
+	t.Run("net_http", func(t *testing.T) { f(t, startServerHTTP) })
 }
 
 // testRouter routes "conformance:*" to the conformance channel and the

@@ -87,7 +87,7 @@ func (e *Endpoint) longPollOpen(w http.ResponseWriter, r *http.Request) {
 	if vs, ok := r.Header["X-Phoenix-Authtoken"]; ok && len(vs) > 0 {
 		token, hasToken = vs[0], true
 	}
-	acc, status := e.accept(r, TransportLongPoll, token, hasToken)
+	acc, status := e.accept(httpOpening{r}, TransportLongPoll, token, hasToken)
 	if status != 0 {
 		writeLongPoll(w, http.StatusForbidden, "", nil)
 		return

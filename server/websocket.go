@@ -34,7 +34,7 @@ func (e *Endpoint) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "invalid auth token in Sec-WebSocket-Protocol", http.StatusBadRequest)
 		return
 	}
-	acc, status := e.accept(r, TransportWebSocket, authToken, hasToken)
+	acc, status := e.accept(httpOpening{r}, TransportWebSocket, authToken, hasToken)
 	if status != 0 {
 		w.WriteHeader(status)
 		return
@@ -50,7 +50,7 @@ func (e *Endpoint) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	if rw != nil {
 		br = rw.Reader
 	}
-	e.startWebSocket(conn, br, acc)
+	e.startWebSocket(unwrapConn(conn), br, acc)
 }
 
 // checkUpgradeRequest returns why r is not a WebSocket upgrade, or "".
@@ -87,18 +87,44 @@ type accepted struct {
 	result ConnectResult
 }
 
+// opening is the request that opens a connection, as accept reads it: a
+// net/http request (httpOpening) or an upgrade read by the UpgradeListener
+// (fastOpening).
+type opening interface {
+	origin() string // the first Origin header, or ""
+	rawQuery() string
+	remoteAddr() string
+	context() context.Context
+	// connectRequest returns the hook's request with Header, RemoteAddr
+	// and URI set; it is made only when there is a hook.
+	connectRequest() *ConnectRequest
+}
+
+// httpOpening is a net/http request as an opening.
+type httpOpening struct{ r *http.Request }
+
+func (o httpOpening) origin() string           { return o.r.Header.Get("Origin") }
+func (o httpOpening) rawQuery() string         { return o.r.URL.RawQuery }
+func (o httpOpening) remoteAddr() string       { return o.r.RemoteAddr }
+func (o httpOpening) context() context.Context { return o.r.Context() }
+func (o httpOpening) connectRequest() *ConnectRequest {
+	return &ConnectRequest{Header: o.r.Header, RemoteAddr: o.r.RemoteAddr, URI: o.r.URL}
+}
+
 // accept runs the origin check, serializer negotiation and connect hook.
 // It returns a non-zero HTTP status when the connection is refused.
-func (e *Endpoint) accept(r *http.Request, transport Transport, authToken string, hasToken bool) (accepted, int) {
+func (e *Endpoint) accept(r opening, transport Transport, authToken string, hasToken bool) (accepted, int) {
 	if e.draining.Load() {
 		return accepted{}, http.StatusServiceUnavailable
 	}
-	if origin := r.Header.Get("Origin"); origin != "" && e.cfg.CheckOrigin != nil && !e.cfg.CheckOrigin(origin) {
-		e.stats.refused.Add(1)
-		e.warn(&e.log, "origin refused").Str("origin", origin).Str("transport", string(transport)).Msg("origin refused")
-		return accepted{}, http.StatusForbidden
+	if e.cfg.CheckOrigin != nil {
+		if origin := r.origin(); origin != "" && !e.cfg.CheckOrigin(origin) {
+			e.stats.refused.Add(1)
+			e.warn(&e.log, "origin refused").Str("origin", origin).Str("transport", string(transport)).Msg("origin refused")
+			return accepted{}, http.StatusForbidden
+		}
 	}
-	params := e.params.get(r.URL.RawQuery) // shared: never handed out to be modified
+	params := e.params.get(r.rawQuery()) // shared: never handed out to be modified
 	ser, err := protocol.Negotiate(params["vsn"])
 	if err != nil {
 		e.stats.refused.Add(1)
@@ -107,8 +133,9 @@ func (e *Endpoint) accept(r *http.Request, transport Transport, authToken string
 	}
 	res := ConnectResult{}
 	if e.cfg.Connect != nil {
-		req := &ConnectRequest{Params: maps.Clone(params), Header: r.Header, RemoteAddr: r.RemoteAddr, URI: r.URL, AuthToken: authToken, HasAuthToken: hasToken, Transport: string(transport)}
-		res, err = e.callConnect(r.Context(), req)
+		req := r.connectRequest()
+		req.Params, req.AuthToken, req.HasAuthToken, req.Transport = maps.Clone(params), authToken, hasToken, string(transport)
+		res, err = e.callConnect(r.context(), req)
 		if err != nil {
 			e.stats.refused.Add(1)
 			status := http.StatusForbidden
@@ -116,7 +143,7 @@ func (e *Endpoint) accept(r *http.Request, transport Transport, authToken string
 			if errors.As(err, &ref) {
 				status = ref.status()
 			}
-			e.log.Info().Err(err).Str("transport", string(transport)).Str("remote", r.RemoteAddr).Msg("connection refused by connect hook")
+			e.log.Info().Err(err).Str("transport", string(transport)).Str("remote", req.RemoteAddr).Msg("connection refused by connect hook")
 			return accepted{}, status
 		}
 	}

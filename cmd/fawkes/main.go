@@ -175,10 +175,14 @@ func run(ctx context.Context, cfg *config, log zerolog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("--addr: %w", err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ConnState: o.fresh.track}
+	const readHeaderTimeout = 10 * time.Second
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: 2 * time.Minute, ConnState: o.fresh.track}
 	logListening(log, cfg, ln.Addr().String(), exposed.public, metricsAddr) // version.go
+	// WebSocket upgrades are answered without net/http (server.UpgradeListener);
+	// every other request goes to srv as before.
+	upgrades := endpoint.UpgradeListener(ln, strings.TrimSuffix(cfg.SocketPath, "/")+"/websocket", readHeaderTimeout)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(upgrades) }()
 	o.listening.Store(true)
 	select {
 	case err := <-errc:

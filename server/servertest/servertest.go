@@ -60,24 +60,34 @@ type Server struct {
 }
 
 // NewServer starts server.New(cfg) on a loopback port, mounted at /socket/
-// of a fresh http.ServeMux. The test's cleanup shuts the endpoint down
+// of a fresh http.ServeMux, with its WebSocket upgrades answered by the
+// endpoint's UpgradeListener as the fawkes binary answers them (Serve
+// leaves them to net/http). The test's cleanup shuts the endpoint down
 // (after the clients dialed later are closed) and then the HTTP server.
 func NewServer(t testing.TB, cfg server.Config) *Server {
 	t.Helper()
 	e := server.New(cfg)
 	mux := http.NewServeMux()
 	mux.Handle("/socket/", e)
-	srv := Serve(t, e, mux)
+	hs := httptest.NewUnstartedServer(mux)
+	hs.Listener = e.UpgradeListener(hs.Listener, "/socket/websocket", 0)
+	hs.Start()
+	srv := serve(t, e, hs)
 	srv.URL += "/socket"
 	return srv
 }
 
 // Serve starts h, a handler that mounts e somewhere, on a loopback port;
 // URL is then the HTTP server's root: add the mount path before dialing.
-// NewServer is Serve with e mounted at /socket/.
+// Every request, WebSocket upgrades included, goes through net/http.
+// NewServer is Serve with e mounted at /socket/ and its upgrades answered
+// by the endpoint's UpgradeListener.
 func Serve(t testing.TB, e *server.Endpoint, h http.Handler) *Server {
 	t.Helper()
-	hs := httptest.NewServer(h)
+	return serve(t, e, httptest.NewServer(h))
+}
+
+func serve(t testing.TB, e *server.Endpoint, hs *httptest.Server) *Server {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), DefaultTimeout)
 		defer cancel()
