@@ -30,8 +30,45 @@ const timestampLayout = "2006-01-02T15:04:05.000000Z"
 func timestampPayload(t time.Time) []byte {
 	b := make([]byte, 0, len(`{"timestamp":""}`)+len(timestampLayout))
 	b = append(b, `{"timestamp":"`...)
-	b = t.UTC().AppendFormat(b, timestampLayout)
+	b = appendTimestamp(b, t)
 	return append(b, `"}`...)
+}
+
+// appendTimestamp appends t in timestampLayout. It is AppendFormat for this
+// one layout without reading the layout: a ping's pong and reply carry a
+// timestamp, and AppendFormat's layout parsing was ~2% of the server's CPU
+// under request/response load.
+func appendTimestamp(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	hour, minute, sec := t.Clock()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(b, timestampLayout)
+	}
+	b = appendDigits(b, year, 4)
+	b = append(b, '-')
+	b = appendDigits(b, int(month), 2)
+	b = append(b, '-')
+	b = appendDigits(b, day, 2)
+	b = append(b, 'T')
+	b = appendDigits(b, hour, 2)
+	b = append(b, ':')
+	b = appendDigits(b, minute, 2)
+	b = append(b, ':')
+	b = appendDigits(b, sec, 2)
+	b = append(b, '.')
+	b = appendDigits(b, t.Nanosecond()/1000, 6)
+	return append(b, 'Z')
+}
+
+// appendDigits appends the n low decimal digits of v (v >= 0), zero-padded.
+func appendDigits(b []byte, v, n int) []byte {
+	b = append(b, "000000"[:n]...)
+	for i := len(b) - 1; i >= len(b)-n; i-- {
+		b[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return b
 }
 
 // reasonPayload returns {"reason":reason,"message":message}, or only the
