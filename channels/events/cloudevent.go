@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -132,9 +133,19 @@ func attrIndex(name string) int {
 // listing every problem when the event is invalid. It is safe for
 // concurrent use.
 func Validate(event []byte, maxBytes int) (Event, error) {
-	var v validator
-	return v.validate(event, maxBytes)
+	v := validators.Get().(*validator)
+	ev, err := v.validate(event, maxBytes)
+	clear(v.extensions)
+	*v = validator{extensions: v.extensions[:0]} // no reference to event or to the error's problems stays
+	validators.Put(v)
+	return ev, err
 }
+
+// validators keeps validators between events: a validator holds its
+// members (buf), which a local array would not keep off the heap (the
+// validator keeps pointers to them), and a fan-out's every published event
+// allocated ~1 KiB for them.
+var validators = sync.Pool{New: func() any { return new(validator) }}
 
 // validate is Validate with v, a zero validator.
 func (v *validator) validate(event []byte, maxBytes int) (Event, error) {
@@ -144,8 +155,7 @@ func (v *validator) validate(event []byte, maxBytes int) (Event, error) {
 	if len(event) > maxBytes {
 		return Event{}, invalid(Problem{Message: fmt.Sprintf("is %d bytes, more than the limit of %d", len(event), maxBytes), code: codeTooLarge})
 	}
-	var buf [16]member
-	members, serr := scanObject(event, buf[:0])
+	members, serr := scanObject(event, v.buf[:0])
 	switch serr {
 	case scanNotJSON:
 		return Event{}, invalid(Problem{Message: "is not valid JSON", code: codeNotJSON})
@@ -165,6 +175,7 @@ func invalid(p ...Problem) *InvalidEventError { return &InvalidEventError{Proble
 // section 4 leaves the meaning of such an object to each parser, and
 // receivers of the forwarded bytes could disagree on which value counts.
 type validator struct {
+	buf        [16]member // the members of most events
 	attrs      [numAttrs]*member
 	extensions []*member          // first occurrences, in order
 	byName     map[string]*member // extensions by name, once there are more than scanExtensions
