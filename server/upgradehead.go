@@ -20,33 +20,31 @@ const maxHeadFields = 64
 // Host) is left to net/http, which answers it as it answers every other
 // request. So the fast path never gives an answer net/http would not.
 type upgradeHead struct {
+	head           []byte // what parse read; header re-reads its fields
 	path, rawQuery []byte
 	host, origin   []byte
 	key            []byte
 	protocols      [][]byte // each Sec-WebSocket-Protocol field value, in order
-	fields         [maxHeadFields][2][]byte
-	n              int // fields in use
 }
 
 // parse reads head (the request line and header fields, without the
 // blank line that ends them) and reports whether it is a WebSocket upgrade
 // of path that the fast path may answer.
 func (h *upgradeHead) parse(head []byte, path string) bool {
-	*h = upgradeHead{protocols: h.protocols[:0]}
+	*h = upgradeHead{head: head, protocols: h.protocols[:0]}
 	line, rest, _ := bytes.Cut(head, crlf)
 	if !h.parseRequestLine(line, path) {
 		return false
 	}
 	var connection, upgrade, version int
-	hosts := 0
+	hosts, fields := 0, 0
 	for len(rest) > 0 {
 		line, rest, _ = bytes.Cut(rest, crlf)
 		name, value, ok := splitField(line)
-		if !ok || h.n == maxHeadFields {
+		if !ok || fields == maxHeadFields {
 			return false
 		}
-		h.fields[h.n] = [2][]byte{name, value}
-		h.n++
+		fields++
 		switch {
 		case asciiEqualFold(name, "Host"):
 			hosts++
@@ -206,10 +204,14 @@ func validHost(h []byte) bool {
 
 // header returns the fields as an http.Header, for the connect hook.
 func (h *upgradeHead) header() http.Header {
-	hdr := make(http.Header, h.n)
-	for _, f := range h.fields[:h.n] {
-		k := textproto.CanonicalMIMEHeaderKey(string(f[0]))
-		hdr[k] = append(hdr[k], string(f[1]))
+	hdr := make(http.Header)
+	_, rest, _ := bytes.Cut(h.head, crlf)
+	for len(rest) > 0 {
+		var line []byte
+		line, rest, _ = bytes.Cut(rest, crlf)
+		name, value, _ := splitField(line) // parse took every line
+		k := textproto.CanonicalMIMEHeaderKey(string(name))
+		hdr[k] = append(hdr[k], string(value))
 	}
 	return hdr
 }
