@@ -66,7 +66,8 @@ func (s *Socket) ReplyTo(ref protocol.Ref, r Reply) error {
 		s.mux.encodeFailed(s.topic, protocol.EventReply, r.err)
 		return r.err
 	}
-	return s.send(s.replyMessage(ref, r))
+	m := s.replyMessage(ref, r)
+	return s.send(&m)
 }
 
 // Broadcast sends event to every subscriber of the topic, this client
@@ -126,8 +127,8 @@ func (s *Socket) filterSafely(b *pubsub.Broadcast) (ok bool) {
 	return s.filter.FilterBroadcast(s, b)
 }
 
-func (s *Socket) replyMessage(ref protocol.Ref, r Reply) *protocol.Message {
-	return &protocol.Message{Kind: protocol.Reply, JoinRef: s.stamp, Ref: ref, Topic: s.topic, Event: protocol.EventReply, Status: r.Status, Payload: r.Response, Binary: r.Binary}
+func (s *Socket) replyMessage(ref protocol.Ref, r Reply) protocol.Message {
+	return protocol.Message{Kind: protocol.Reply, JoinRef: s.stamp, Ref: ref, Topic: s.topic, Event: protocol.EventReply, Status: r.Status, Payload: r.Response, Binary: r.Binary}
 }
 
 // send encodes m and queues it, holding output back while the join reply

@@ -7,9 +7,23 @@ type Frame struct {
 	Binary bool
 }
 
-// Encode encodes m with s into a new frame.
+// Encode encodes m with s into a new frame. m is not retained: with the
+// package's serializers it may live on the caller's stack.
 func Encode(s Serializer, m *Message) (Frame, error) {
-	data, err := s.Append(nil, m)
+	var data []byte
+	var err error
+	// The package's serializers are called directly, so that m does not
+	// escape through the interface call (a Message allocation per reply and
+	// push saved); others get a copy.
+	switch ser := s.(type) {
+	case v2JSON:
+		data, err = ser.Append(nil, m)
+	case v1JSON:
+		data, err = ser.Append(nil, m)
+	default:
+		c := *m
+		data, err = s.Append(nil, &c)
+	}
 	if err != nil {
 		return Frame{}, err
 	}
