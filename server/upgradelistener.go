@@ -249,7 +249,8 @@ func (l *UpgradeListener) serve(c net.Conn) {
 var errHeadTimeout = errors.New("request head not read in time")
 
 // readHead reads into buf until the head's blank line, the end of a first
-// line that cannot be this path's upgrade, a full buffer or an error. It
+// line that cannot be this path's upgrade, a blank line of bare LFs, a full
+// buffer or an error. It
 // returns the bytes read and where the head ends (the index of its
 // "\r\n\r\n"), or -1 when it did not.
 func (l *UpgradeListener) readHead(c net.Conn, buf []byte) (n, end int, err error) {
@@ -260,6 +261,9 @@ func (l *UpgradeListener) readHead(c net.Conn, buf []byte) (n, end int, err erro
 		n += m
 		if i := bytes.Index(buf[from:n], []byte("\r\n\r\n")); i >= 0 {
 			return n, from + i, nil
+		}
+		if bytes.Contains(buf[max(n-m-1, 0):n], []byte("\n\n")) {
+			return n, -1, nil // lines ended by a bare LF: net/http reads those
 		}
 		if !bytes.HasPrefix(buf[:n], []byte(prefix[:min(n, len(prefix))])) {
 			return n, -1, nil // not ours: net/http reads the rest

@@ -93,6 +93,19 @@ func TestUpgradeListenerSameBytes(t *testing.T) {
 	}
 }
 
+// TestUpgradeListenerBareLF: a head whose lines end in a bare LF is not the
+// fast path's; net/http answers it on both paths alike, at once.
+func TestUpgradeListenerBareLF(t *testing.T) {
+	fast, slow := startServer(t, server.Config{}), startServerHTTP(t, server.Config{})
+	bare := func(srv *servertest.Server) string {
+		return strings.ReplaceAll(upgradeRequest(srv.HTTP.Listener.Addr().String(), ""), "\r\n", "\n")
+	}
+	got, want := rawExchange(t, fast, bare(fast)), rawExchange(t, slow, bare(slow))
+	if got != want || want == "" {
+		t.Errorf("listener answered\n%q\nnet/http answered\n%q", got, want)
+	}
+}
+
 // TestUpgradeListenerPassesOn: what the fast path does not take reaches the
 // http.Server as if there were no UpgradeListener, and works.
 func TestUpgradeListenerPassesOn(t *testing.T) {
