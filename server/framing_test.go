@@ -2,16 +2,14 @@ package server_test
 
 // WebSocket framing as the reader meets it on a real socket: bursts of
 // frames in one write, frames split across writes, control frames between
-// fragments, frames sent before the upgrade response, and hostile headers.
+// fragments, and hostile headers. Frames sent before the upgrade response
+// are in upgradelistener_test.go (TestFrameBehindUpgradeOnBothPaths).
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"net"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -75,42 +73,6 @@ func TestControlFrameBetweenFragments(t *testing.T) {
 		}
 		return nil
 	})
-}
-
-// TestFrameBeforeUpgradeResponse: a client may write its first frame right
-// behind the upgrade request, before it has read the 101.
-//
-// It writes the upgrade request and reads the answer by hand (gobwas/ws for
-// the frame): the test is of the handshake's bytes.
-func TestFrameBeforeUpgradeResponse(t *testing.T) {
-	srv := startServer(t, server.Config{})
-	conn, err := net.Dial("tcp", srv.HTTP.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	req := "GET /socket/websocket?vsn=2.0.0 HTTP/1.1\r\nHost: " + srv.HTTP.Listener.Addr().String() +
-		"\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
-	msg := append([]byte(req), maskedFrame(t, ws.OpText, true, []byte(`[null,"7","phoenix","heartbeat",{}]`))...)
-	if _, err := conn.Write(msg); err != nil {
-		t.Fatal(err)
-	}
-	_ = conn.SetReadDeadline(time.Now().Add(frameTimeout))
-	br := bufio.NewReader(conn)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("status %d, want 101", resp.StatusCode)
-	}
-	f, err := readTestFrame(br)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := `[null,"7","phoenix","phx_reply",{"status":"ok","response":{}}]`; !jsonEqual(f.Payload, want) {
-		t.Errorf("got %s, want %s", f.Payload, want)
-	}
 }
 
 // TestHugeLengthHeader: a header announcing an enormous frame is refused
