@@ -42,6 +42,7 @@ type UpgradeListener struct {
 	e           *Endpoint
 	ln          net.Listener
 	path        string
+	prefix      []byte // "GET " + path: how a head the fast path takes begins
 	headTimeout time.Duration
 
 	handOff chan net.Conn // connections for the http.Server
@@ -70,7 +71,7 @@ func (e *Endpoint) UpgradeListener(ln net.Listener, path string, headTimeout tim
 		headTimeout = 10 * time.Second
 	}
 	l := &UpgradeListener{
-		e: e, ln: ln, path: path, headTimeout: headTimeout,
+		e: e, ln: ln, path: path, prefix: []byte("GET " + path), headTimeout: headTimeout,
 		handOff: make(chan net.Conn),
 		done:    make(chan struct{}),
 		reading: make(map[net.Conn]struct{}),
@@ -254,7 +255,6 @@ var errHeadTimeout = errors.New("request head not read in time")
 // returns the bytes read and where the head ends (the index of its
 // "\r\n\r\n"), or -1 when it did not.
 func (l *UpgradeListener) readHead(c net.Conn, buf []byte) (n, end int, err error) {
-	prefix := "GET " + l.path
 	for n < len(buf) {
 		m, rerr := c.Read(buf[n:])
 		from := max(n-3, 0)
@@ -265,7 +265,7 @@ func (l *UpgradeListener) readHead(c net.Conn, buf []byte) (n, end int, err erro
 		if bytes.Contains(buf[max(n-m-1, 0):n], []byte("\n\n")) {
 			return n, -1, nil // lines ended by a bare LF: net/http reads those
 		}
-		if !bytes.HasPrefix(buf[:n], []byte(prefix[:min(n, len(prefix))])) {
+		if !bytes.HasPrefix(buf[:n], l.prefix[:min(n, len(l.prefix))]) {
 			return n, -1, nil // not ours: net/http reads the rest
 		}
 		if rerr != nil {

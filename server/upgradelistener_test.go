@@ -217,24 +217,33 @@ func awaitEnd(t *testing.T, conn net.Conn) {
 	}
 }
 
-// TestUpgradeListenerClose: Close ends Accept and closes the connections
-// whose request has not arrived; an upgraded connection stays.
-func TestUpgradeListenerClose(t *testing.T) {
-	ul, _ := listenUpgrades(t, 0)
-	addr := ul.Addr().String()
-	upgraded, err := net.Dial("tcp", addr)
+// dialUpgraded opens a connection to addr and upgrades it by hand; it
+// returns the connection and the reader of what follows the 101.
+func dialUpgraded(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer upgraded.Close()
-	if _, err := io.WriteString(upgraded, upgradeRequest(addr, "")); err != nil {
+	t.Cleanup(func() { conn.Close() })
+	if _, err := io.WriteString(conn, upgradeRequest(addr, "")); err != nil {
 		t.Fatal(err)
 	}
-	_ = upgraded.SetReadDeadline(time.Now().Add(frameTimeout))
-	br := bufio.NewReader(upgraded)
+	_ = conn.SetReadDeadline(time.Now().Add(frameTimeout))
+	br := bufio.NewReader(conn)
 	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
 		t.Fatalf("upgrade: %v %v", resp, err)
 	}
+	return conn, br
+}
+
+// TestUpgradeListenerClose: Close ends Accept and closes the connections
+// whose request has not arrived; an upgraded connection stays. The head
+// timeout is a minute, so only Close can end the silent connection within
+// the test's wait.
+func TestUpgradeListenerClose(t *testing.T) {
+	ul, _ := listenUpgrades(t, time.Minute)
+	addr := ul.Addr().String()
 	silent, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -243,7 +252,9 @@ func TestUpgradeListenerClose(t *testing.T) {
 	if _, err := io.WriteString(silent, "GET /socket/websock"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond) // let the listener start reading it
+	// One accept loop takes connections in arrival order: once a later
+	// connection is upgraded, the silent one is accepted and being read.
+	upgraded, br := dialUpgraded(t, addr)
 	if err := ul.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -277,18 +288,7 @@ func TestUpgradeListenerHeadTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	awaitEnd(t, slow)
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := io.WriteString(conn, upgradeRequest(addr, "")); err != nil {
-		t.Fatal(err)
-	}
-	_ = conn.SetReadDeadline(time.Now().Add(frameTimeout))
-	if resp, err := http.ReadResponse(bufio.NewReader(conn), nil); err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("upgrade after a timed-out head: %v %v", resp, err)
-	}
+	dialUpgraded(t, addr) // the listener goes on
 }
 
 // TestUpgradeListenerDrain: while the endpoint drains, the fast path
