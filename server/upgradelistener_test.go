@@ -217,6 +217,21 @@ func awaitEnd(t *testing.T, conn net.Conn) {
 	}
 }
 
+// dialWriting opens a connection to addr and writes what (the start of a
+// request that never ends); the test's cleanup closes it.
+func dialWriting(t *testing.T, addr, what string) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := io.WriteString(conn, what); err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
 // dialUpgraded opens a connection to addr and upgrades it by hand; it
 // returns the connection and the reader of what follows the 101.
 func dialUpgraded(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
@@ -244,14 +259,7 @@ func dialUpgraded(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
 func TestUpgradeListenerClose(t *testing.T) {
 	ul, _ := listenUpgrades(t, time.Minute)
 	addr := ul.Addr().String()
-	silent, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer silent.Close()
-	if _, err := io.WriteString(silent, "GET /socket/websock"); err != nil {
-		t.Fatal(err)
-	}
+	silent := dialWriting(t, addr, "GET /socket/websock")
 	// One accept loop takes connections in arrival order: once a later
 	// connection is upgraded, the silent one is accepted and being read.
 	upgraded, br := dialUpgraded(t, addr)
@@ -279,15 +287,7 @@ func TestUpgradeListenerClose(t *testing.T) {
 func TestUpgradeListenerHeadTimeout(t *testing.T) {
 	ul, _ := listenUpgrades(t, 100*time.Millisecond)
 	addr := ul.Addr().String()
-	slow, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer slow.Close()
-	if _, err := io.WriteString(slow, "GET /socket/websocket?vsn=2.0.0 HTTP/1.1\r\nHost: x\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	awaitEnd(t, slow)
+	awaitEnd(t, dialWriting(t, addr, "GET /socket/websocket?vsn=2.0.0 HTTP/1.1\r\nHost: x\r\n"))
 	dialUpgraded(t, addr) // the listener goes on
 }
 
